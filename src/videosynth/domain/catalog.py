@@ -1,0 +1,139 @@
+"""The public DashScope text-to-video model names and the request rules each one follows.
+
+Two wire protocols share one create URL: wan2.7 takes ``resolution`` × ``ratio``; wan2.1–2.6 take ``size`` as
+"W*H". Limits below are the documented upstream ones (api-contract.md §1.3–1.5).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Protocol(StrEnum):
+    WAN27 = "wan2.7"
+    LEGACY = "legacy"
+
+
+class UsageStyle(StrEnum):
+    """Which usage field set a model family reports (api-contract.md §1.7)."""
+
+    WAN27 = "wan2.7"  # duration, input/output_video_duration, video_count, ratio, SR
+    WAN26 = "wan2.6"  # duration, size, input/output_video_duration, video_count, SR
+    WAN25 = "wan2.5"  # video_count, video_duration, video_ratio ("W*H")
+
+
+# resolution tier → ratio → (width, height)
+WAN27_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "720P": {
+        "16:9": (1280, 720),
+        "9:16": (720, 1280),
+        "1:1": (960, 960),
+        "4:3": (1104, 832),
+        "3:4": (832, 1104),
+    },
+    "1080P": {
+        "16:9": (1920, 1080),
+        "9:16": (1080, 1920),
+        "1:1": (1440, 1440),
+        "4:3": (1648, 1248),
+        "3:4": (1248, 1648),
+    },
+}
+
+LEGACY_SIZES: dict[str, dict[str, tuple[int, int]]] = {
+    "480P": {"16:9": (832, 480), "9:16": (480, 832), "1:1": (624, 624)},
+    "720P": {
+        "16:9": (1280, 720),
+        "9:16": (720, 1280),
+        "1:1": (960, 960),
+        "4:3": (1088, 832),
+        "3:4": (832, 1088),
+    },
+    "1080P": {
+        "16:9": (1920, 1080),
+        "9:16": (1080, 1920),
+        "1:1": (1440, 1440),
+        "4:3": (1632, 1248),
+        "3:4": (1248, 1632),
+    },
+}
+
+RATIOS: tuple[str, ...] = ("16:9", "9:16", "1:1", "4:3", "3:4")
+RESOLUTIONS: tuple[str, ...] = ("720P", "1080P")
+SEED_MAX = 2_147_483_647
+NEGATIVE_PROMPT_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    protocol: Protocol
+    usage: UsageStyle
+    prompt_limit: int
+    durations: tuple[int, ...]
+    default_duration: int = 5
+    tiers: tuple[str, ...] = RESOLUTIONS
+    default_size: tuple[int, int] = (1920, 1080)
+
+    def allowed_sizes(self) -> dict[tuple[int, int], tuple[str, str]]:
+        """Every (width, height) this model accepts → (tier, ratio)."""
+        table = WAN27_SIZES if self.protocol is Protocol.WAN27 else LEGACY_SIZES
+        return {wh: (tier, ratio) for tier in self.tiers for ratio, wh in table[tier].items()}
+
+
+_ANY_2_TO_15 = tuple(range(2, 16))
+
+_SPECS = (
+    ModelSpec("wan2.7-t2v", Protocol.WAN27, UsageStyle.WAN27, 5000, _ANY_2_TO_15),
+    ModelSpec("wan2.7-t2v-2026-04-25", Protocol.WAN27, UsageStyle.WAN27, 5000, _ANY_2_TO_15),
+    ModelSpec("wan2.6-t2v", Protocol.LEGACY, UsageStyle.WAN26, 1500, _ANY_2_TO_15, tiers=("720P", "1080P")),
+    ModelSpec("wan2.6-t2v-us", Protocol.LEGACY, UsageStyle.WAN26, 1500, (5, 10), tiers=("720P", "1080P")),
+    ModelSpec(
+        "wan2.5-t2v-preview",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        1500,
+        (5, 10),
+        tiers=("480P", "720P", "1080P"),
+    ),
+    ModelSpec("wan2.2-t2v-plus", Protocol.LEGACY, UsageStyle.WAN25, 800, (5,), tiers=("480P", "1080P")),
+    ModelSpec(
+        "wanx2.1-t2v-turbo",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("480P", "720P"),
+        default_size=(1280, 720),
+    ),
+    ModelSpec(
+        "wan2.1-t2v-turbo",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("480P", "720P"),
+        default_size=(1280, 720),
+    ),
+    ModelSpec(
+        "wanx2.1-t2v-plus",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("720P",),
+        default_size=(1280, 720),
+    ),
+    ModelSpec(
+        "wan2.1-t2v-plus",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("720P",),
+        default_size=(1280, 720),
+    ),
+)
+
+PUBLIC_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

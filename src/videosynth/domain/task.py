@@ -1,0 +1,116 @@
+"""Task record, status machine and the pure renderings of a task (timestamps, usage, relay status)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+from enum import StrEnum
+from typing import Any
+
+from videosynth.domain.catalog import UsageStyle
+from videosynth.domain.request import GenerationRequest
+
+
+class TaskStatus(StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CANCELED = "CANCELED"
+    UNKNOWN = "UNKNOWN"
+
+    @property
+    def is_final(self) -> bool:
+        return self in FINAL_STATUSES
+
+
+FINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED})
+
+# Every legal transition. Stores apply them as guarded updates (WHERE status = <from>), so two racing writers
+# (cancel vs claim, finish vs requeue) cannot both win.
+TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
+    TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELED, TaskStatus.FAILED}),
+    TaskStatus.RUNNING: frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.PENDING}),
+    TaskStatus.SUCCEEDED: frozenset(),
+    TaskStatus.FAILED: frozenset(),
+    TaskStatus.CANCELED: frozenset(),
+    TaskStatus.UNKNOWN: frozenset(),
+}
+
+
+def can_transition(current: TaskStatus, target: TaskStatus) -> bool:
+    return target in TRANSITIONS[current]
+
+
+@dataclass(frozen=True)
+class Task:
+    """One task as stored. Times are epoch milliseconds (UTC)."""
+
+    task_id: str
+    key_id: str
+    request: GenerationRequest
+    status: TaskStatus
+    submit_ms: int
+    request_id: str
+    seed: int
+    scheduled_ms: int | None = None
+    end_ms: int | None = None
+    progress: int = 0
+    attempts: int = 0
+    result_key: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    actual_prompt: str | None = None
+    extension: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] = field(default_factory=dict)
+
+
+def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:
+    """DashScope's "YYYY-MM-DD HH:mm:ss.SSS"."""
+    if epoch_ms is None:
+        return None
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=zone)
+    return moment.strftime("%Y-%m-%d %H:%M:%S.") + f"{epoch_ms % 1000:03d}"
+
+
+def usage_for(request: GenerationRequest, style: UsageStyle) -> dict[str, Any]:
+    """The usage block of a SUCCEEDED task, in the field set of the model family (api-contract.md §1.7)."""
+    tier = int(request.resolution.rstrip("P"))
+    if style is UsageStyle.WAN27:
+        return {
+            "duration": request.duration,
+            "input_video_duration": 0,
+            "output_video_duration": request.duration,
+            "video_count": 1,
+            "ratio": request.ratio,
+            "SR": tier,
+        }
+    if style is UsageStyle.WAN26:
+        return {
+            "duration": request.duration,
+            "size": f"{request.width}*{request.height}",
+            "input_video_duration": 0,
+            "output_video_duration": request.duration,
+            "video_count": 1,
+            "SR": tier,
+        }
+    return {
+        "video_count": 1,
+        "video_duration": request.duration,
+        "video_ratio": f"{request.width}*{request.height}",
+    }
+
+
+_RELAY_STATUS = {
+    TaskStatus.PENDING: "submitted",
+    TaskStatus.RUNNING: "in_progress",
+    TaskStatus.SUCCEEDED: "completed",
+    TaskStatus.FAILED: "failed",
+    TaskStatus.CANCELED: "failed",
+    TaskStatus.UNKNOWN: "failed",
+}
+
+
+def relay_status(status: TaskStatus) -> str:
+    """apiyi's poll vocabulary: submitted | in_progress | completed | failed."""
+    return _RELAY_STATUS[status]
