@@ -1,0 +1,115 @@
+"""The one Settings object. Built at the entry point (cli) and passed down; never read at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEMO_MODEL = "demo"
+
+
+class Settings(BaseSettings):
+    """Every field is also an environment variable ``VIDEOSYNTH_<NAME>`` (README has the table)."""
+
+    model_config = SettingsConfigDict(env_prefix="VIDEOSYNTH_", extra="ignore")
+
+    data_dir: Path = Field(Path(".videosynth"), description="SQLite file, local results and the demo checkpoint.")
+    database_url: str | None = Field(None, description="SQLAlchemy URL; default: SQLite file in data_dir.")
+    results_dir: Path | None = Field(None, description="Local result folder; default: data_dir/results.")
+    public_base_url: str | None = Field(None, description="Base of result links; default: the request's own URL.")
+    url_secret: SecretStr | None = Field(None, description="HMAC key for result links; default: data_dir file.")
+    url_ttl_s: int = Field(86_400, ge=1, description="How long a result link stays valid.")
+    retention_s: int = Field(86_400, ge=1, description="After this, a task and its result read as UNKNOWN.")
+    time_zone: str = Field("UTC", description="Time zone of submit_time/scheduled_time/end_time.")
+
+    embedded_worker: bool = Field(True, description="`serve` also runs one worker process.")
+    lease_s: float = Field(30.0, gt=0, description="A claimed task returns to PENDING this long after a silent worker.")
+    heartbeat_s: float = Field(5.0, gt=0, description="How often a worker renews its lease.")
+    max_attempts: int = Field(3, ge=1, description="Claims per task before it FAILS with InternalError.")
+    poll_interval_s: float = Field(0.5, gt=0, description="Idle worker's wait between claim attempts.")
+
+    model: str = Field(DEMO_MODEL, description="Diffusers Wan checkpoint (folder or hub id); 'demo' = tiny model.")
+    model_steps: int | None = Field(None, ge=1, description="Denoising steps; default 50 (demo: 4).")
+    model_guidance_scale: float = Field(5.0, ge=0, description="Classifier-free guidance scale.")
+    model_fps: int = Field(16, ge=1, description="Frames per second the model is trained for.")
+    model_max_pixels: int | None = Field(
+        None,
+        ge=256,
+        description="Cap on generated width×height (output is resized up); default: none (demo: 4096).",
+    )
+    model_max_sequence_length: int = Field(512, ge=8, description="Text encoder token limit.")
+    device: str = Field("auto", description="torch device: auto, cpu, cuda, cuda:1 …")
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field("auto", description="Weight dtype.")
+    torch_threads: int | None = Field(None, ge=1, description="torch intra-op threads (pins determinism on CPU).")
+
+    prompt_extend_provider: Literal["none", "openai", "local"] = Field(
+        "none", description="Prompt rewriting: none, an OpenAI-compatible endpoint, or a local chat model."
+    )
+    prompt_extend_base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://host/v1.")
+    prompt_extend_api_key: SecretStr | None = Field(None, description="Key for the prompt-extension endpoint.")
+    prompt_extend_model: str | None = Field(None, description="Chat model name (openai) or folder (local).")
+    prompt_extend_timeout_s: float = Field(30.0, gt=0, description="Give up on extension after this long.")
+
+    default_resolution: Literal["720P", "1080P"] = Field("720P", description="wan2.7 resolution when omitted.")
+    default_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = Field("16:9", description="wan2.7 ratio default.")
+    log_level: str = Field("INFO", description="Python logging level.")
+
+    @field_validator("data_dir", "results_dir")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Child processes (the embedded worker) must see the same folder whatever their cwd.
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def is_demo_model(self) -> bool:
+        return self.model == DEMO_MODEL
+
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'videosynth.db').resolve()}"
+
+    def resolved_results_dir(self) -> Path:
+        return (self.results_dir or self.data_dir / "results").resolve()
+
+    def demo_checkpoint_dir(self) -> Path:
+        return (self.data_dir / "models" / "tiny-wan2.1").resolve()
+
+    def resolved_steps(self) -> int:
+        return self.model_steps or (4 if self.is_demo_model else 50)
+
+    def resolved_max_pixels(self) -> int | None:
+        if self.model_max_pixels is not None:
+            return self.model_max_pixels
+        return 64 * 64 if self.is_demo_model else None
+
+    def signing_key(self) -> bytes:
+        """The HMAC key for result links: configured, or created once in the data dir so links survive restarts."""
+        if self.url_secret is not None:
+            return self.url_secret.get_secret_value().encode()
+        path = self.data_dir / "url-secret"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f".url-secret.{os.getpid()}.{secrets.token_hex(4)}")
+            tmp.write_text(secrets.token_hex(32))
+            tmp.chmod(0o600)
+            try:
+                os.link(tmp, path)  # atomic create-if-absent: racing processes agree on one secret
+            except FileExistsError:
+                pass
+            finally:
+                tmp.unlink()
+        return path.read_text().strip().encode()
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as VIDEOSYNTH_* variables, for child processes (the embedded worker)."""
+        env: dict[str, str] = {}
+        for name, value in self.model_dump().items():
+            if value is None:
+                continue
+            plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+            env[f"VIDEOSYNTH_{name.upper()}"] = str(plain).lower() if isinstance(plain, bool) else str(plain)
+        return env

@@ -1,0 +1,1 @@
+"""Task and key persistence: protocols plus the SQLAlchemy implementation (SQLite, PostgreSQL)."""

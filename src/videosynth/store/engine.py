@@ -1,0 +1,57 @@
+"""Engines for the two supported databases: a SQLite file (embedded) and PostgreSQL (scale-out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+
+# WAL lets API readers poll while a worker writes; NORMAL is durable enough under WAL (a power cut can lose
+# the last commits, never corrupt the file); busy_timeout makes a writer wait for the lock instead of failing.
+# busy_timeout comes first so switching to WAL (which needs a lock) waits too.
+_SQLITE_PRAGMAS = (
+    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
+    "journal_mode=WAL",
+    "foreign_keys=ON",
+    "synchronous=NORMAL",
+)
+
+
+def make_engine(url: str) -> Engine:
+    """An engine for ``url``: SQLite gets its pragmas and BEGIN handling, anything else a pinged pool."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    # pre_ping: a PostgreSQL restart or an idle-connection reaper must not surface as a failed request.
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Turn off the sqlite3 module's own BEGIN handling (it skips SELECT and DDL); _on_sqlite_begin emits BEGIN
+    # for every transaction instead, so reads are consistent and migrations are transactional.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        for pragma in _SQLITE_PRAGMAS:
+            cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(connection: Any) -> None:
+    # Deferred BEGIN: a transaction that starts with a write takes the write lock on that first statement
+    # (waiting up to busy_timeout), so the store's writes always lead their transaction.
+    connection.exec_driver_sql("BEGIN")

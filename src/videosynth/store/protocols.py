@@ -1,0 +1,108 @@
+"""What the service and the workers need from persistence. The task table *is* the queue."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from videosynth.domain.task import Task, TaskStatus
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    key_id: str
+    name: str
+    prefix: str  # first characters of the secret, for humans telling keys apart
+    created_ms: int
+    revoked_ms: int | None = None
+
+
+@dataclass(frozen=True)
+class TaskPage:
+    tasks: list[Task]
+    total: int
+
+
+class IdempotencyConflict(Exception):
+    """The same Idempotency-Key was used before with a different request body."""
+
+
+class SchemaOutOfDate(Exception):
+    """The database has not been migrated to this release's schema."""
+
+
+class TaskStore(Protocol):
+    def create(self, task: Task, idempotency_key: str | None = None, request_hash: str | None = None) -> Task:
+        """Insert a PENDING task. With an idempotency key already used by the same key_id: return that task
+        when request_hash matches, else raise IdempotencyConflict."""
+        ...
+
+    def get(self, task_id: str) -> Task | None: ...
+
+    def list(
+        self,
+        key_id: str,
+        page_no: int,
+        page_size: int,
+        status: TaskStatus | None = None,
+        model: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> TaskPage:
+        """The key's tasks, newest first, filtered by submit time in [start_ms, end_ms]."""
+        ...
+
+    def cancel(self, task_id: str, key_id: str, now_ms: int) -> Task | None:
+        """PENDING → CANCELED for the key's own task. Returns the task as it is afterwards (so the caller sees
+        whether the cancel won), or None when the task does not exist for this key."""
+        ...
+
+    def claim(self, worker_id: str, models: Collection[str] | None, now_ms: int, lease_s: float) -> Task | None:
+        """Atomically take the next PENDING task (for one of ``models``; None = any): RUNNING, attempts + 1,
+        lease until now + lease_s, scheduled time set on the first claim."""
+        ...
+
+    def heartbeat(self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | None = None) -> bool:
+        """Extend the lease (and record progress). False when the lease was lost: stop working on the task."""
+        ...
+
+    def finish_success(
+        self,
+        task_id: str,
+        worker_id: str,
+        now_ms: int,
+        result_key: str,
+        usage: dict[str, Any],
+        actual_prompt: str | None = None,
+        extension: dict[str, Any] | None = None,
+    ) -> bool: ...
+
+    def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool: ...
+
+    def release(self, task_id: str, worker_id: str) -> bool:
+        """RUNNING → PENDING on a worker's own shutdown; the attempt is not counted against the task."""
+        ...
+
+    def requeue_expired(self, now_ms: int, max_attempts: int) -> int:
+        """RUNNING tasks whose lease expired: back to PENDING, or FAILED (InternalError) after max_attempts.
+        Returns how many tasks were touched."""
+        ...
+
+    def count_pending(self, model: str | None = None) -> int: ...
+
+
+class KeyStore(Protocol):
+    def create(self, name: str, now_ms: int) -> tuple[ApiKey, str]:
+        """A new key; the secret is returned once and only its hash is stored."""
+        ...
+
+    def list(self) -> list[ApiKey]: ...
+
+    def revoke(self, key_id_or_name: str, now_ms: int) -> int:
+        """Revoke by id or name; returns how many keys were revoked."""
+        ...
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        """The active key with this secret, or None."""
+        ...

@@ -1,0 +1,76 @@
+"""The tables, as SQLAlchemy Core. Migration 0001 creates exactly this; a test compares the two.
+
+Times are epoch milliseconds in BIGINT columns, so both dialects store the same integers and no time zone is
+ever guessed. JSON columns hold the normalised request, usage and extension blocks.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text, text
+
+# Deterministic constraint names on every dialect, so later migrations can refer to them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+# The task table is the queue: claim, heartbeat and finish are guarded updates on it.
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("task_id", String(64), primary_key=True),
+    Column("key_id", String(64), nullable=False),
+    Column("model", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("request_json", JSON, nullable=False),
+    Column("seed", BigInteger, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("submit_ms", BigInteger, nullable=False),
+    Column("scheduled_ms", BigInteger),
+    Column("end_ms", BigInteger),
+    Column("progress", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(255)),
+    Column("lease_expires_ms", BigInteger),
+    Column("result_key", String(1024)),
+    Column("error_code", String(128)),
+    Column("error_message", Text),
+    Column("actual_prompt", Text),
+    Column("extension_json", JSON, nullable=False),
+    Column("usage_json", JSON, nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(128)),
+    Column("updated_ms", BigInteger, nullable=False),
+    # claim: WHERE status='PENDING' AND model IN (…) ORDER BY submit_ms; also serves requeue's status filter.
+    Index("ix_tasks_claim", "status", "model", "submit_ms"),
+    # listing: a key's tasks newest first.
+    Index("ix_tasks_key_listing", "key_id", "submit_ms"),
+    # Idempotency-Key is unique per API key; partial so the many tasks without one do not bloat the index.
+    Index(
+        "uq_tasks_key_idempotency",
+        "key_id",
+        "idempotency_key",
+        unique=True,
+        sqlite_where=text("idempotency_key IS NOT NULL"),
+        postgresql_where=text("idempotency_key IS NOT NULL"),
+    ),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("prefix", String(16), nullable=False),
+    # sha256 hex of the secret; the secret itself is never stored.
+    Column("secret_hash", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("revoked_ms", BigInteger),
+    Index("uq_api_keys_secret_hash", "secret_hash", unique=True),
+    Index("ix_api_keys_name", "name"),
+)

@@ -1,0 +1,460 @@
+"""TaskStore and KeyStore on SQLAlchemy Core, one implementation for SQLite and PostgreSQL.
+
+Every state change is a single guarded UPDATE (``WHERE status = <from> [AND lease_owner = <worker>]``) whose
+row count says whether it won, so racing writers (two claimers, cancel vs claim, finish vs requeue) cannot
+both win. Each write transaction starts with its write, which on SQLite takes the write lock up front.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    RowMapping,
+    String,
+    Update,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from videosynth.domain.request import GenerationRequest
+from videosynth.domain.task import Task, TaskStatus
+from videosynth.store import migrate
+from videosynth.store.engine import make_engine
+from videosynth.store.protocols import ApiKey, IdempotencyConflict, TaskPage
+from videosynth.store.schema import api_keys, tasks
+
+# On PostgreSQL, SKIP LOCKED with LIMIT 1 can come back empty while another claimer holds the only candidate
+# row it saw; a few immediate retries tell "lost a race" from "queue empty".
+_CLAIM_TRIES = 5
+
+_NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_ms": None}
+
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def row_to_task(row: RowMapping) -> Task:
+    """The one place a tasks row becomes a Task."""
+    return Task(
+        task_id=row["task_id"],
+        key_id=row["key_id"],
+        request=GenerationRequest.from_dict(row["request_json"]),
+        status=TaskStatus(row["status"]),
+        submit_ms=row["submit_ms"],
+        request_id=row["request_id"],
+        seed=row["seed"],
+        scheduled_ms=row["scheduled_ms"],
+        end_ms=row["end_ms"],
+        progress=row["progress"],
+        attempts=row["attempts"],
+        result_key=row["result_key"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        actual_prompt=row["actual_prompt"],
+        extension=dict(row["extension_json"] or {}),
+        usage=dict(row["usage_json"] or {}),
+    )
+
+
+def _task_row(task: Task, idempotency_key: str | None, request_hash: str | None) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "key_id": task.key_id,
+        "model": task.request.model,
+        "status": task.status.value,
+        "request_json": task.request.to_dict(),
+        "seed": task.seed,
+        "request_id": task.request_id,
+        "submit_ms": task.submit_ms,
+        "scheduled_ms": task.scheduled_ms,
+        "end_ms": task.end_ms,
+        "progress": task.progress,
+        "attempts": task.attempts,
+        "result_key": task.result_key,
+        "error_code": task.error_code,
+        "error_message": task.error_message,
+        "actual_prompt": task.actual_prompt,
+        "extension_json": task.extension,
+        "usage_json": task.usage,
+        "idempotency_key": idempotency_key,
+        "request_hash": request_hash,
+        "updated_ms": task.submit_ms,
+    }
+
+
+def _raise_unless_same_request(existing: RowMapping, request_hash: str | None) -> Task:
+    if existing["request_hash"] != request_hash:
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used with a different request body; use a new key for a new request."
+        )
+    return row_to_task(existing)
+
+
+class SqlTaskStore:
+    """TaskStore over a SQLAlchemy engine; ``clock`` stamps updated_ms where the protocol gives no time."""
+
+    def __init__(self, engine: Engine, clock: Clock = wall_clock_ms) -> None:
+        self._engine = engine
+        self._clock = clock
+
+    # --- submit / read -------------------------------------------------------------------------------------
+
+    def create(self, task: Task, idempotency_key: str | None = None, request_hash: str | None = None) -> Task:
+        if task.status is not TaskStatus.PENDING:
+            raise ValueError(f"New tasks are PENDING, got {task.status.value} for {task.task_id}.")
+        if idempotency_key is not None:
+            # Fast path for a client retry; the insert below stays the race-safe arbiter.
+            existing = self._by_idempotency_key(task.key_id, idempotency_key)
+            if existing is not None:
+                return _raise_unless_same_request(existing, request_hash)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(tasks).values(_task_row(task, idempotency_key, request_hash)))
+        except IntegrityError:
+            # A concurrent request with the same Idempotency-Key won the insert: answer as its retry would be.
+            if idempotency_key is None:
+                raise
+            existing = self._by_idempotency_key(task.key_id, idempotency_key)
+            if existing is None:
+                raise
+            return _raise_unless_same_request(existing, request_hash)
+        return task
+
+    def get(self, task_id: str) -> Task | None:
+        with self._engine.connect() as conn:
+            row = conn.execute(select(tasks).where(tasks.c.task_id == task_id)).mappings().first()
+        return None if row is None else row_to_task(row)
+
+    def list(
+        self,
+        key_id: str,
+        page_no: int,
+        page_size: int,
+        status: TaskStatus | None = None,
+        model: str | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> TaskPage:
+        if page_no < 1 or page_size < 1:
+            raise ValueError(f"page_no and page_size start at 1, got {page_no} and {page_size}.")
+        where = _listing_filter(key_id, status, model, start_ms, end_ms)
+        page = (
+            select(tasks)
+            .where(*where)
+            .order_by(tasks.c.submit_ms.desc(), tasks.c.task_id.desc())
+            .limit(page_size)
+            .offset((page_no - 1) * page_size)
+        )
+        with self._engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(tasks).where(*where)).scalar_one()
+            rows = conn.execute(page).mappings().all()
+        return TaskPage(tasks=[row_to_task(row) for row in rows], total=total)
+
+    def count_pending(self, model: str | None = None) -> int:
+        models = None if model is None else [model]
+        query = select(func.count()).select_from(tasks).where(*_pending_filter(models))
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
+    def cancel(self, task_id: str, key_id: str, now_ms: int) -> Task | None:
+        mine = (tasks.c.task_id == task_id, tasks.c.key_id == key_id)
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(tasks)
+                .where(*mine, tasks.c.status == TaskStatus.PENDING.value)
+                .values(status=TaskStatus.CANCELED.value, end_ms=now_ms, updated_ms=now_ms)
+            )
+            row = conn.execute(select(tasks).where(*mine)).mappings().first()
+        return None if row is None else row_to_task(row)
+
+    # --- worker side ---------------------------------------------------------------------------------------
+
+    def claim(self, worker_id: str, models: Collection[str] | None, now_ms: int, lease_s: float) -> Task | None:
+        if models is not None and not models:
+            return None
+        statement = _claim_statement(worker_id, None if models is None else list(models), now_ms, lease_s)
+        for _ in range(_CLAIM_TRIES):
+            with self._engine.begin() as conn:
+                row = conn.execute(statement).mappings().first()
+            if row is not None:
+                return row_to_task(row)
+            if not self._has_pending(models):
+                return None
+        return None
+
+    def heartbeat(self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | None = None) -> bool:
+        values: dict[str, Any] = {"lease_expires_ms": now_ms + _ms(lease_s), "updated_ms": now_ms}
+        if progress is not None:
+            # Monotone: a late or reordered heartbeat never moves the bar backwards.
+            reported = min(max(progress, 0), 100)
+            values["progress"] = case((tasks.c.progress < reported, reported), else_=tasks.c.progress)
+        return self._update_owned(task_id, worker_id, values)
+
+    def finish_success(
+        self,
+        task_id: str,
+        worker_id: str,
+        now_ms: int,
+        result_key: str,
+        usage: dict[str, Any],
+        actual_prompt: str | None = None,
+        extension: dict[str, Any] | None = None,
+    ) -> bool:
+        values: dict[str, Any] = {
+            "status": TaskStatus.SUCCEEDED.value,
+            "end_ms": now_ms,
+            "updated_ms": now_ms,
+            "progress": 100,
+            "result_key": result_key,
+            "usage_json": usage,
+            # lease_owner stays: it records which worker made the video.
+            "lease_expires_ms": None,
+        }
+        if actual_prompt is not None:
+            values["actual_prompt"] = actual_prompt
+        if extension is not None:
+            values["extension_json"] = extension
+        return self._update_owned(task_id, worker_id, values)
+
+    def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool:
+        values = {
+            "status": TaskStatus.FAILED.value,
+            "end_ms": now_ms,
+            "updated_ms": now_ms,
+            "error_code": code,
+            "error_message": message,
+            "lease_expires_ms": None,
+        }
+        return self._update_owned(task_id, worker_id, values)
+
+    def release(self, task_id: str, worker_id: str) -> bool:
+        values = {
+            "status": TaskStatus.PENDING.value,
+            "progress": 0,
+            # A graceful shutdown is not the task's fault: give the claim back.
+            "attempts": case((tasks.c.attempts > 0, tasks.c.attempts - 1), else_=0),
+            "updated_ms": self._clock(),
+            **_NO_LEASE,
+        }
+        return self._update_owned(task_id, worker_id, values)
+
+    def requeue_expired(self, now_ms: int, max_attempts: int) -> int:
+        expired = (tasks.c.status == TaskStatus.RUNNING.value, tasks.c.lease_expires_ms < now_ms)
+        give_up = (
+            update(tasks)
+            .where(*expired, tasks.c.attempts >= max_attempts)
+            .values(
+                status=TaskStatus.FAILED.value,
+                end_ms=now_ms,
+                updated_ms=now_ms,
+                error_code="InternalError",
+                error_message=_abandoned_message(),
+                **_NO_LEASE,
+            )
+        )
+        retry = (
+            update(tasks)
+            .where(*expired, tasks.c.attempts < max_attempts)
+            .values(status=TaskStatus.PENDING.value, progress=0, updated_ms=now_ms, **_NO_LEASE)
+        )
+        with self._engine.begin() as conn:
+            return int(conn.execute(give_up).rowcount) + int(conn.execute(retry).rowcount)
+
+    # --- helpers -------------------------------------------------------------------------------------------
+
+    def _update_owned(self, task_id: str, worker_id: str, values: Mapping[str, Any]) -> bool:
+        """Apply ``values`` to a task only while it is RUNNING under this worker's lease; True when it won.
+
+        A lease past its expiry that requeue_expired has not reclaimed yet still counts: nobody else can hold
+        the task, so the worker's late heartbeat or result is kept rather than thrown away."""
+        statement: Update = (
+            update(tasks)
+            .where(
+                tasks.c.task_id == task_id,
+                tasks.c.status == TaskStatus.RUNNING.value,
+                tasks.c.lease_owner == worker_id,
+            )
+            .values(dict(values))
+        )
+        with self._engine.begin() as conn:
+            return conn.execute(statement).rowcount == 1
+
+    def _by_idempotency_key(self, key_id: str, idempotency_key: str) -> RowMapping | None:
+        query = select(tasks).where(tasks.c.key_id == key_id, tasks.c.idempotency_key == idempotency_key)
+        with self._engine.connect() as conn:
+            return conn.execute(query).mappings().first()
+
+    def _has_pending(self, models: Collection[str] | None) -> bool:
+        query = select(tasks.c.task_id).where(*_pending_filter(models)).limit(1)
+        with self._engine.connect() as conn:
+            return conn.execute(query).first() is not None
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _pending_filter(models: Collection[str] | None) -> list[ColumnElement[bool]]:
+    where = [tasks.c.status == TaskStatus.PENDING.value]
+    if models is not None:
+        where.append(tasks.c.model.in_(list(models)))
+    return where
+
+
+def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, lease_s: float) -> Update:
+    # PostgreSQL: the subquery locks the oldest eligible row and skips rows other claimers hold, so claimers
+    # never queue behind each other. SQLite renders no FOR UPDATE; there the UPDATE takes the database write
+    # lock before its subquery reads, so the read and the write are one atomic step. The outer status guard
+    # keeps the statement correct even if neither held.
+    oldest = (
+        select(tasks.c.task_id)
+        .where(*_pending_filter(models))
+        .order_by(tasks.c.submit_ms, tasks.c.task_id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(tasks)
+        .where(tasks.c.task_id == oldest, tasks.c.status == TaskStatus.PENDING.value)
+        .values(
+            status=TaskStatus.RUNNING.value,
+            lease_owner=worker_id,
+            lease_expires_ms=now_ms + _ms(lease_s),
+            attempts=tasks.c.attempts + 1,
+            # Typed bind: an untyped Python int is sent to PostgreSQL as INTEGER, too small for epoch ms.
+            scheduled_ms=func.coalesce(tasks.c.scheduled_ms, literal(now_ms, BigInteger)),
+            progress=0,
+            updated_ms=now_ms,
+        )
+        .returning(*tasks.c)
+    )
+
+
+def _abandoned_message() -> ColumnElement[str]:
+    # Built in SQL so one UPDATE fails every exhausted task with its own attempt count.
+    count = cast(tasks.c.attempts, String) + literal(" times")
+    times = case((tasks.c.attempts == 1, literal("once")), else_=count)
+    return literal("The task was abandoned by its worker ") + times + literal(" (lease expired); giving up.")
+
+
+def _listing_filter(
+    key_id: str, status: TaskStatus | None, model: str | None, start_ms: int | None, end_ms: int | None
+) -> list[ColumnElement[bool]]:
+    where = [tasks.c.key_id == key_id]
+    if status is not None:
+        where.append(tasks.c.status == status.value)
+    if model is not None:
+        where.append(tasks.c.model == model)
+    if start_ms is not None:
+        where.append(tasks.c.submit_ms >= start_ms)
+    if end_ms is not None:
+        where.append(tasks.c.submit_ms <= end_ms)
+    return where
+
+
+# --- API keys -----------------------------------------------------------------------------------------------
+
+SECRET_PREFIX = "sk-"
+_SHOWN_PREFIX_CHARS = 8
+
+
+def hash_secret(secret: str) -> str:
+    # The secrets are 256-bit random, so a fast unsalted hash cannot be brute-forced and keeps lookup indexed.
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _row_to_key(row: RowMapping) -> ApiKey:
+    return ApiKey(
+        key_id=row["key_id"],
+        name=row["name"],
+        prefix=row["prefix"],
+        created_ms=row["created_ms"],
+        revoked_ms=row["revoked_ms"],
+    )
+
+
+class SqlKeyStore:
+    """KeyStore over a SQLAlchemy engine; only sha256(secret) is ever written."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def create(self, name: str, now_ms: int) -> tuple[ApiKey, str]:
+        secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        key = ApiKey(
+            key_id=uuid.uuid4().hex[:16],
+            name=name,
+            prefix=secret[len(SECRET_PREFIX) : len(SECRET_PREFIX) + _SHOWN_PREFIX_CHARS],
+            created_ms=now_ms,
+        )
+        row = {
+            "key_id": key.key_id,
+            "name": key.name,
+            "prefix": key.prefix,
+            "secret_hash": hash_secret(secret),
+            "created_ms": key.created_ms,
+            "revoked_ms": None,
+        }
+        with self._engine.begin() as conn:
+            conn.execute(insert(api_keys).values(row))
+        return key, secret
+
+    def list(self) -> list[ApiKey]:
+        query = select(api_keys).order_by(api_keys.c.created_ms, api_keys.c.key_id)
+        with self._engine.connect() as conn:
+            return [_row_to_key(row) for row in conn.execute(query).mappings()]
+
+    def revoke(self, key_id_or_name: str, now_ms: int) -> int:
+        statement = (
+            update(api_keys)
+            .where(
+                (api_keys.c.key_id == key_id_or_name) | (api_keys.c.name == key_id_or_name),
+                api_keys.c.revoked_ms.is_(None),
+            )
+            .values(revoked_ms=now_ms)
+        )
+        with self._engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
+
+    def authenticate(self, secret: str) -> ApiKey | None:
+        if not secret:
+            return None
+        # Looked up by hash, so no secret-dependent string comparison happens in Python.
+        query = select(api_keys).where(api_keys.c.secret_hash == hash_secret(secret), api_keys.c.revoked_ms.is_(None))
+        with self._engine.connect() as conn:
+            row = conn.execute(query).mappings().first()
+        return None if row is None else _row_to_key(row)
+
+
+def open_stores(url: str, *, upgrade_schema: bool = False) -> tuple[SqlTaskStore, SqlKeyStore, Engine]:
+    """Engine plus both stores for ``url``. Refuses an out-of-date schema (SchemaOutOfDate) unless asked to
+    upgrade it, which the embedded single-process default may do; scale-out runs `videosynth migrate` once."""
+    engine = make_engine(url)
+    try:
+        if upgrade_schema:
+            migrate.upgrade(engine)
+        else:
+            migrate.check_current(engine)
+    except BaseException:
+        engine.dispose()
+        raise
+    return SqlTaskStore(engine), SqlKeyStore(engine), engine
