@@ -1,0 +1,1 @@
+"""Generation backends. Only ``wan`` imports torch/diffusers, and only when a generator is built."""
