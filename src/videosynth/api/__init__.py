@@ -1,0 +1,1 @@
+"""HTTP dialects over the service: DashScope (+ apiyi paths), signed file downloads, operations."""

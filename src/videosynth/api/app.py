@@ -1,0 +1,66 @@
+"""create_app: the FastAPI application over an already-built service (no globals, no import-time state)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from fastapi import FastAPI
+
+from videosynth import __version__, compose
+from videosynth.api import apiyi, dashscope, files, ops
+from videosynth.api.context import RequestIdMiddleware
+from videosynth.api.errors import install_error_handlers
+from videosynth.api.ops import ReadinessCheck
+from videosynth.service import TaskService
+from videosynth.settings import Settings
+from videosynth.storage.local import LocalBlobStore
+from videosynth.store import migrate
+
+
+def create_app(
+    settings: Settings,
+    service: TaskService,
+    readiness: ReadinessCheck,
+    local_blobs: LocalBlobStore | None = None,
+) -> FastAPI:
+    app = FastAPI(title="videosynth", version=__version__, docs_url="/docs", redoc_url=None)
+    app.state.service = service
+    app.state.readiness = readiness
+    app.state.time_zone = ZoneInfo(settings.time_zone)
+    app.state.local_blobs = local_blobs
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    dashscope.register(app)
+    apiyi.register(app)
+    ops.register(app)
+    if local_blobs is not None:
+        files.register(app)
+    return app
+
+
+def build_app(settings: Settings) -> FastAPI:
+    tasks, keys = compose.stores(settings)
+    blobs = compose.local_blobs(settings)
+    service = TaskService(tasks, keys, blobs, settings)
+
+    def readiness() -> dict[str, Any]:
+        checks: dict[str, Any] = {}
+        try:
+            migrate.check_current(settings.resolved_database_url())
+            checks["database"] = {"ok": True, "pending_tasks": tasks.count_pending()}
+        except Exception as exc:  # report, never raise: readiness is for load balancers
+            checks["database"] = {"ok": False, "error": type(exc).__name__}
+        results = settings.resolved_results_dir()
+        checks["storage"] = {"ok": results.is_dir() and os.access(results, os.W_OK)}
+        checks["prompt_extension"] = describe_extension(settings)
+        return {"ready": all(c["ok"] for c in checks.values() if isinstance(c, dict)), **checks}
+
+    return create_app(settings, service, readiness, blobs)
+
+
+def describe_extension(settings: Settings) -> str:
+    from videosynth.prompting.factory import describe
+
+    return describe(settings)

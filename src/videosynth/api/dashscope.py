@@ -1,0 +1,160 @@
+"""The DashScope dialect: create, query, cancel and list tasks, under /api/v1 and apiyi's /wan/api/v1."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, tzinfo
+from typing import Annotated, Any
+
+from fastapi import APIRouter, FastAPI, Header, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from videosynth.api.body import read_json
+from videosynth.api.context import request_id_of
+from videosynth.api.deps import KeyDep, ServiceDep, base_url
+from videosynth.domain.errors import AccessDenied, InvalidParameter
+from videosynth.domain.task import Task, TaskStatus, format_time
+from videosynth.service import ListQuery, TaskService
+
+CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
+PREFIXES = ("/api/v1", "/wan/api/v1")
+SYNC_CALLS_MESSAGE = "current user api does not support synchronous calls"
+
+router = APIRouter()
+
+
+def _zone(request: Request) -> tzinfo:
+    zone: tzinfo = request.app.state.time_zone
+    return zone
+
+
+def render_task(task: Task, service: TaskService, base: str, zone: tzinfo) -> dict[str, Any]:
+    """The `output` (and `usage`) of a query response, with only the fields the task's state has."""
+    output: dict[str, Any] = {"task_id": task.task_id, "task_status": task.status.value}
+    times = {"submit_time": task.submit_ms, "scheduled_time": task.scheduled_ms, "end_time": task.end_ms}
+    output.update({name: format_time(ms, zone) for name, ms in times.items() if ms is not None})
+    output["orig_prompt"] = task.request.prompt
+    if task.actual_prompt:
+        output["actual_prompt"] = task.actual_prompt
+    if task.extension:
+        output["prompt_extension"] = task.extension
+    url = service.result_url(task, base)
+    if url:
+        output["video_url"] = url
+    if task.status is TaskStatus.FAILED:
+        output["code"] = task.error_code or "InternalError"
+        output["message"] = task.error_message or ""
+    response: dict[str, Any] = {"output": output}
+    if task.status is TaskStatus.SUCCEEDED and task.usage:
+        response["usage"] = task.usage
+    return response
+
+
+@router.post(CREATE_PATH)
+async def create_task(
+    request: Request,
+    service: ServiceDep,
+    key: KeyDep,
+    x_dashscope_async: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    if (x_dashscope_async or "").strip().lower() != "enable":
+        raise AccessDenied(SYNC_CALLS_MESSAGE)
+    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
+        raise InvalidParameter("The Idempotency-Key header must be 1 to 255 characters.")
+    body = await read_json(request)
+    request_id = request_id_of(request)
+    task = await run_in_threadpool(service.submit, key, body, request_id, idempotency_key)
+    return {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
+
+
+@router.get("/tasks/{task_id}")
+def query_task(task_id: str, request: Request, service: ServiceDep, key: KeyDep) -> dict[str, Any]:
+    request_id = request_id_of(request)
+    task = service.get(key, task_id)
+    if task is None:
+        return {
+            "request_id": request_id,
+            "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value},
+        }
+    return {"request_id": request_id, **render_task(task, service, base_url(request), _zone(request))}
+
+
+@router.post("/tasks/{task_id}/cancel")
+def cancel_task(task_id: str, request: Request, service: ServiceDep, key: KeyDep) -> dict[str, Any]:
+    service.cancel(key, task_id)
+    return {"request_id": request_id_of(request)}
+
+
+def parse_time_filter(value: str | None, field: str, zone: tzinfo) -> int | None:
+    """The SDKs send YYYYMMDDhhmmss (Python docstring) or epoch milliseconds (Java test): accept both."""
+    if value is None or value == "":
+        return None
+    if value.isdigit() and len(value) == 14:
+        try:
+            return int(datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=zone).timestamp() * 1000)
+        except ValueError:
+            pass
+    elif value.isdigit():
+        return int(value)
+    raise InvalidParameter(f"{field} must be YYYYMMDDhhmmss or epoch milliseconds, got {value!r}.")
+
+
+def _status_filter(value: str | None) -> TaskStatus | None:
+    if value is None or value == "":
+        return None
+    allowed = [s.value for s in TaskStatus if s is not TaskStatus.UNKNOWN]
+    if value not in allowed:
+        raise InvalidParameter(f"status must be one of {', '.join(allowed)}, got {value!r}.")
+    return TaskStatus(value)
+
+
+@router.get("/tasks")
+def list_tasks(
+    request: Request,
+    service: ServiceDep,
+    key: KeyDep,
+    page_no: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=100)] = 10,
+    status: str | None = None,
+    model_name: str | None = None,
+    start_time: str | None = None,
+    end_time: str | None = None,
+) -> dict[str, Any]:
+    zone = _zone(request)
+    query = ListQuery(
+        page_no=page_no,
+        page_size=page_size,
+        status=_status_filter(status),
+        model=model_name or None,
+        start_ms=parse_time_filter(start_time, "start_time", zone),
+        end_ms=parse_time_filter(end_time, "end_time", zone),
+    )
+    page = service.list(key, query)
+    return {
+        "request_id": request_id_of(request),
+        "data": [_list_item(task) for task in page.tasks],
+        "total": page.total,
+        "total_page": math.ceil(page.total / page_size),
+        "page_no": page_no,
+        "page_size": page_size,
+    }
+
+
+def _list_item(task: Task) -> dict[str, Any]:
+    """The Java SDK's AsyncTaskInfo shape: epoch-millisecond times."""
+    return {
+        "api_key_id": task.key_id,
+        "task_id": task.task_id,
+        "request_id": task.request_id,
+        "model_name": task.request.model,
+        "status": task.status.value,
+        "gmt_create": task.submit_ms,
+        "start_time": task.scheduled_ms,
+        "end_time": task.end_ms,
+    }
+
+
+def register(app: FastAPI) -> None:
+    for prefix in PREFIXES:
+        app.include_router(router, prefix=prefix)

@@ -1,0 +1,43 @@
+"""Signed result downloads: no Authorization header needed; a bad or expired link is a bare 403."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import FileResponse
+
+from videosynth.domain.errors import AccessDenied
+from videosynth.storage.local import LocalBlobStore
+
+router = APIRouter()
+
+
+def _store(request: Request) -> LocalBlobStore:
+    store: LocalBlobStore = request.app.state.local_blobs
+    return store
+
+
+@router.api_route("/files/{key}", methods=["GET", "HEAD"])
+def download(
+    key: str,
+    request: Request,
+    expires: Annotated[str, Query(alias="Expires")] = "",
+    signature: Annotated[str, Query(alias="Signature")] = "",
+) -> FileResponse:
+    store = _store(request)
+    # One answer for tampered, expired, malformed and missing: the link reveals nothing.
+    denied = AccessDenied("The link is invalid or has expired.")
+    if not expires.isdigit() or len(expires) > 12:
+        raise denied
+    try:
+        path = store.path(key)
+    except ValueError:
+        raise denied from None
+    if not store.verify(key, int(expires), signature) or not path.is_file():
+        raise denied
+    return FileResponse(path, media_type="video/mp4", filename=None, headers={"Cache-Control": "private"})
+
+
+def register(app: FastAPI) -> None:
+    app.include_router(router)

@@ -1,0 +1,38 @@
+"""Composition shared by the API and worker entry points: stores and storage from one Settings."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+from videosynth.settings import Settings
+from videosynth.storage.local import LocalBlobStore
+from videosynth.store import migrate
+from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
+
+
+def is_sqlite(settings: Settings) -> bool:
+    return settings.resolved_database_url().startswith("sqlite")
+
+
+def prepare_database(settings: Settings, auto_migrate: bool) -> None:
+    """The embedded SQLite file migrates itself; a shared database must be migrated by the operator."""
+    url = settings.resolved_database_url()
+    if auto_migrate and is_sqlite(settings):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate.upgrade(url)
+    migrate.check_current(url)
+
+
+def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:
+    tasks, keys, _engine = open_stores(settings.resolved_database_url())
+    return tasks, keys
+
+
+def local_blobs(settings: Settings) -> LocalBlobStore:
+    return LocalBlobStore(settings.resolved_results_dir(), settings.signing_key())
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

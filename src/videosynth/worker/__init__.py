@@ -1,0 +1,1 @@
+"""The claim → generate → encode → store → finish loop, with leases and heartbeats."""

@@ -1,0 +1,49 @@
+"""The embedded worker of `videosynth serve`: a child process, so model code never shares the API's GIL."""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import subprocess
+import sys
+
+from videosynth.settings import Settings
+
+log = logging.getLogger(__name__)
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    # If the server is SIGKILLed the worker must not live on as an orphan holding a lease.
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+class EmbeddedWorker:
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, **self._settings.to_env()}
+        command = [sys.executable, "-m", "videosynth", "worker", "--no-migrate"]
+        preexec = _die_with_parent if sys.platform.startswith("linux") else None
+        self._process = subprocess.Popen(command, env=env, preexec_fn=preexec)  # noqa: PLW1509
+        log.info("embedded worker started", extra={"pid": self._process.pid})
+
+    def stop(self, grace_s: float = 30.0) -> None:
+        process = self._process
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

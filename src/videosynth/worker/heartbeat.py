@@ -1,0 +1,57 @@
+"""A background thread that renews a task's lease and publishes progress while the main thread generates."""
+
+from __future__ import annotations
+
+import threading
+import time
+from types import TracebackType
+
+from videosynth.store.protocols import TaskStore
+
+
+class Heartbeat:
+    def __init__(self, tasks: TaskStore, task_id: str, worker_id: str, lease_s: float, interval_s: float) -> None:
+        self._tasks = tasks
+        self._task_id = task_id
+        self._worker_id = worker_id
+        self._lease_s = lease_s
+        self._interval_s = interval_s
+        self._progress = 0
+        self._published = -1
+        self._wake = threading.Event()
+        self._done = threading.Event()
+        self.lost = threading.Event()  # set when the store says the lease is no longer ours
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{task_id[:8]}", daemon=True)
+
+    def __enter__(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: type[BaseException] | BaseException | TracebackType | None) -> None:
+        self._done.set()
+        self._wake.set()
+        self._thread.join(timeout=self._interval_s + 5)
+
+    def report(self, progress: int) -> None:
+        """Record progress; publish early when it moved enough that a poller would notice."""
+        self._progress = max(self._progress, min(progress, 99))
+        if self._progress - self._published >= 5:
+            self._wake.set()
+
+    def _run(self) -> None:
+        while not self._done.is_set():
+            self._beat()
+            self._wake.wait(self._interval_s)
+            self._wake.clear()
+
+    def _beat(self) -> None:
+        progress = self._progress
+        now_ms = int(time.time() * 1000)
+        try:
+            alive = self._tasks.heartbeat(self._task_id, self._worker_id, now_ms, self._lease_s, progress)
+        except Exception:  # a transient store error must not kill the heartbeat; the lease has slack
+            return
+        self._published = progress
+        if not alive:
+            self.lost.set()
+            self._done.set()

@@ -1,0 +1,47 @@
+"""`videosynth worker`: build the worker from settings, install signal handling, run until drained."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+from videosynth import compose
+from videosynth.backends.wan import WanGenerator
+from videosynth.prompting.factory import build_extender
+from videosynth.settings import Settings
+from videosynth.worker.runner import Worker, WorkerConfig
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(settings: Settings) -> Worker:
+    tasks, _keys = compose.stores(settings)
+    scratch = settings.data_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    config = WorkerConfig(
+        worker_id=compose.worker_id(),
+        lease_s=settings.lease_s,
+        heartbeat_s=settings.heartbeat_s,
+        max_attempts=settings.max_attempts,
+        poll_interval_s=settings.poll_interval_s,
+        scratch_dir=scratch,
+    )
+    # The model is loaded once, before the first claim, and stays resident.
+    generator = WanGenerator.from_settings(settings)
+    return Worker(tasks, compose.local_blobs(settings), generator, build_extender(settings), config)
+
+
+def run_worker(settings: Settings) -> None:
+    worker = build_worker(settings)
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        # First SIGTERM/SIGINT: drain (finish the current task, claim no more). Second: give the task back now.
+        if worker.stop.is_set():
+            worker.abort.set()
+        worker.stop.set()
+        log.info("worker signal", extra={"signal": signal.Signals(signum).name})
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    worker.run()

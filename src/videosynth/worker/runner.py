@@ -1,0 +1,160 @@
+"""One worker: claims tasks for the models it serves and turns each into a stored mp4."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+import time
+from collections.abc import Collection
+from dataclasses import dataclass
+from pathlib import Path
+
+from videosynth.backends.base import GenerationAborted, GenerationJob, Generator
+from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
+from videosynth.domain.errors import VideosynthError
+from videosynth.domain.plan import GenerationPlan, plan_generation
+from videosynth.domain.task import Task, usage_for
+from videosynth.media.encode import encode_mp4
+from videosynth.media.frames import fit_frames
+from videosynth.media.watermark import watermark
+from videosynth.prompting.base import PromptExtender
+from videosynth.storage.protocols import BlobStore
+from videosynth.store.protocols import TaskStore
+from videosynth.worker.heartbeat import Heartbeat
+
+log = logging.getLogger(__name__)
+
+# Progress shown while polling: denoising is most of the work, encoding and upload the rest.
+_DENOISE_START, _DENOISE_END, _ENCODING = 5, 90, 95
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    worker_id: str
+    lease_s: float
+    heartbeat_s: float
+    max_attempts: int
+    poll_interval_s: float
+    scratch_dir: Path
+    models: Collection[str] | None = None  # None: every model
+
+
+class Worker:
+    def __init__(
+        self,
+        tasks: TaskStore,
+        blobs: BlobStore,
+        generator: Generator,
+        extender: PromptExtender,
+        config: WorkerConfig,
+    ) -> None:
+        self._tasks = tasks
+        self._blobs = blobs
+        self._generator = generator
+        self._extender = extender
+        self._config = config
+        self.stop = threading.Event()  # finish the current task, claim no more
+        self.abort = threading.Event()  # give the current task back now
+
+    def run(self) -> None:
+        log.info("worker started", extra={"worker_id": self._config.worker_id})
+        next_sweep = 0.0
+        while not self.stop.is_set():
+            if time.monotonic() >= next_sweep:
+                self._tasks.requeue_expired(_now_ms(), self._config.max_attempts)
+                next_sweep = time.monotonic() + self._config.lease_s / 2
+            if not self.run_once():
+                self.stop.wait(self._config.poll_interval_s)
+        log.info("worker stopped", extra={"worker_id": self._config.worker_id})
+
+    def run_once(self) -> bool:
+        """Claim and process one task; False when the queue had nothing for us."""
+        cfg = self._config
+        task = self._tasks.claim(cfg.worker_id, cfg.models, _now_ms(), cfg.lease_s)
+        if task is None:
+            return False
+        log.info("task claimed", extra={"task_id": task.task_id, "attempt": task.attempts})
+        with Heartbeat(self._tasks, task.task_id, cfg.worker_id, cfg.lease_s, cfg.heartbeat_s) as beat:
+            self._process(task, beat)
+        return True
+
+    def _process(self, task: Task, beat: Heartbeat) -> None:
+        cfg = self._config
+        try:
+            outcome = self._extender.extend(task.request.prompt) if task.request.prompt_extend else None
+            key = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+        except GenerationAborted:
+            if not beat.lost.is_set():
+                self._tasks.release(task.task_id, cfg.worker_id)
+            log.warning("task given back", extra={"task_id": task.task_id, "lease_lost": beat.lost.is_set()})
+            return
+        except VideosynthError as exc:
+            self._fail(task, exc.code, exc.message)
+            return
+        except Exception:
+            log.exception("generation failed", extra={"task_id": task.task_id})
+            self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
+            return
+        spec = PUBLIC_MODELS.get(task.request.model)
+        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27)
+        won = self._tasks.finish_success(
+            task.task_id,
+            cfg.worker_id,
+            _now_ms(),
+            key,
+            usage,
+            outcome.actual_prompt if outcome else None,
+            outcome.to_dict() if outcome else None,
+        )
+        log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
+
+    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> str:
+        plan = self._plan(task)
+        job = GenerationJob(
+            prompt=prompt,
+            negative_prompt=task.request.negative_prompt,
+            width=plan.gen_width,
+            height=plan.gen_height,
+            num_frames=plan.gen_frames,
+            seed=task.seed,
+        )
+
+        def on_step(step: int, total: int) -> None:
+            if beat.lost.is_set() or self.abort.is_set():
+                raise GenerationAborted()
+            beat.report(_DENOISE_START + (_DENOISE_END - _DENOISE_START) * step // max(total, 1))
+
+        frames = fit_frames(self._generator.generate(job, on_step), plan)
+        if task.request.watermark:
+            frames = watermark(frames)
+        beat.report(_ENCODING)
+        key = f"{task.task_id}.mp4"
+        with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch:
+            path = Path(scratch) / key
+            encode_mp4(frames, path, plan.fps)
+            if beat.lost.is_set():
+                raise GenerationAborted()
+            self._blobs.put_file(key, path, "video/mp4")
+        return key
+
+    def _plan(self, task: Task) -> GenerationPlan:
+        caps = self._generator.capabilities
+        request = task.request
+        return plan_generation(
+            request.width,
+            request.height,
+            request.duration,
+            caps.fps,
+            caps.spatial_multiple,
+            caps.max_pixels,
+            caps.temporal_factor,
+        )
+
+    def _fail(self, task: Task, code: str, message: str) -> None:
+        self._tasks.finish_failure(task.task_id, self._config.worker_id, _now_ms(), code, message)
+        log.warning("task failed", extra={"task_id": task.task_id, "code": code})
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
