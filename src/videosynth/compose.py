@@ -8,6 +8,7 @@ import uuid
 
 from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
+from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 
@@ -32,6 +33,17 @@ def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:
 
 def local_blobs(settings: Settings) -> LocalBlobStore:
     return LocalBlobStore(settings.resolved_results_dir(), settings.signing_key())
+
+
+def blob_store(settings: Settings) -> BlobStore:
+    """Where results go: the local folder (served by /files) or an S3-compatible bucket (presigned links)."""
+    if settings.storage == "local":
+        return local_blobs(settings)
+    if settings.storage.startswith("s3://"):
+        from videosynth.storage.s3 import S3BlobStore
+
+        return S3BlobStore.from_settings(settings)
+    raise ValueError(f"VIDEOSYNTH_STORAGE must be 'local' or 's3://bucket[/prefix]', got {settings.storage!r}")
 
 
 def worker_id() -> str:

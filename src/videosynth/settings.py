@@ -27,12 +27,27 @@ class Settings(BaseSettings):
     retention_s: int = Field(86_400, ge=1, description="After this, a task and its result read as UNKNOWN.")
     time_zone: str = Field("UTC", description="Time zone of submit_time/scheduled_time/end_time.")
 
+    storage: str = Field(
+        "local", description="Result storage: 'local' (folder + signed links) or 's3://bucket[/prefix]'."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3-compatible endpoint, e.g. http://127.0.0.1:8333.")
+    s3_access_key_id: str | None = Field(None, description="S3 access key id.")
+    s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
+    s3_region: str = Field("us-east-1", description="S3 region used for signing.")
+    retention_sweep_s: float = Field(300.0, gt=0, description="How often a worker deletes expired tasks and results.")
+
     embedded_worker: bool = Field(True, description="`serve` also runs one worker process.")
     lease_s: float = Field(30.0, gt=0, description="A claimed task returns to PENDING this long after a silent worker.")
     heartbeat_s: float = Field(5.0, gt=0, description="How often a worker renews its lease.")
     max_attempts: int = Field(3, ge=1, description="Claims per task before it FAILS with InternalError.")
     poll_interval_s: float = Field(0.5, gt=0, description="Idle worker's wait between claim attempts.")
+    drain_grace_s: float = Field(
+        600.0, ge=0, description="On SIGTERM, finish the current task for this long, then give it back."
+    )
+    key_max_queued: int = Field(50, ge=1, description="Per-key limit on PENDING + RUNNING tasks (429 Throttling).")
+    key_rate_per_min: int = Field(600, ge=1, description="Per-key request rate limit (429 Throttling.RateQuota).")
 
+    model_registry: Path | None = Field(None, description="Model registry TOML; default: the packaged one.")
     model: str = Field(DEMO_MODEL, description="Diffusers Wan checkpoint (folder or hub id); 'demo' = tiny model.")
     model_steps: int | None = Field(None, ge=1, description="Denoising steps; default 50 (demo: 4).")
     model_guidance_scale: float = Field(5.0, ge=0, description="Classifier-free guidance scale.")
