@@ -48,7 +48,7 @@ def serve(
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
     finally:
         if worker is not None:
-            worker.stop()
+            worker.stop(grace_s=min(settings.drain_grace_s, 30.0))
 
 
 @app.command()
@@ -138,6 +138,13 @@ def demo(
 
 
 def main() -> None:
+    from videosynth.store.protocols import SchemaOutOfDate
+
     # Typer installs no SIGTERM handler; make SIGTERM a clean exit so `finally` blocks run.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    app()
+    try:
+        app()
+    except SchemaOutOfDate as exc:
+        # An operator error, not a crash: say what to run, without a traceback.
+        print(f"videosynth: {exc}", file=sys.stderr)
+        sys.exit(2)

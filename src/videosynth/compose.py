@@ -42,7 +42,8 @@ def blob_store(settings: Settings) -> BlobStore:
     if settings.storage.startswith("s3://"):
         from videosynth.storage.s3 import S3BlobStore
 
-        return S3BlobStore.from_settings(settings)
+        s3: BlobStore = S3BlobStore.from_settings(settings)
+        return s3
     raise ValueError(f"VIDEOSYNTH_STORAGE must be 'local' or 's3://bucket[/prefix]', got {settings.storage!r}")
 
 

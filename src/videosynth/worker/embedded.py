@@ -38,12 +38,16 @@ class EmbeddedWorker:
         log.info("embedded worker started", extra={"pid": self._process.pid})
 
     def stop(self, grace_s: float = 30.0) -> None:
+        """Drain for grace_s, then ask the worker to give its task back (it stays re-claimable), then kill."""
         process = self._process
         if process is None or process.poll() is not None:
             return
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for wait_s in (grace_s, 15.0):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=wait_s)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+        process.kill()
+        process.wait()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from types import FrameType
 
 from videosynth import compose
@@ -36,9 +37,14 @@ def run_worker(settings: Settings) -> None:
     worker = build_worker(settings)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
-        # First SIGTERM/SIGINT: drain (finish the current task, claim no more). Second: give the task back now.
+        # First SIGTERM/SIGINT: drain (finish the current task, claim no more) for up to drain_grace_s, then give
+        # the task back. A second signal gives it back at once.
         if worker.stop.is_set():
             worker.abort.set()
+        else:
+            timer = threading.Timer(settings.drain_grace_s, worker.abort.set)
+            timer.daemon = True
+            timer.start()
         worker.stop.set()
         log.info("worker signal", extra={"signal": signal.Signals(signum).name})
 

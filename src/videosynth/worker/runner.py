@@ -9,6 +9,7 @@ import time
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from videosynth.backends.base import GenerationAborted, GenerationJob, Generator
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
@@ -105,7 +106,7 @@ class Worker:
             key,
             usage,
             outcome.actual_prompt if outcome else None,
-            outcome.to_dict() if outcome else None,
+            _extension_record(outcome.to_dict()) if outcome else None,
         )
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
@@ -154,6 +155,11 @@ class Worker:
     def _fail(self, task: Task, code: str, message: str) -> None:
         self._tasks.finish_failure(task.task_id, self._config.worker_id, _now_ms(), code, message)
         log.warning("task failed", extra={"task_id": task.task_id, "code": code})
+
+
+def _extension_record(outcome: dict[str, Any]) -> dict[str, Any]:
+    """What task detail shows about extension; the texts already live in orig_prompt / actual_prompt."""
+    return {k: v for k, v in outcome.items() if k not in {"prompt", "actual_prompt"}}
 
 
 def _now_ms() -> int:
