@@ -627,3 +627,18 @@ def test_from_dict_missing_required_key_fails() -> None:
     del data["prompt"]
     with pytest.raises(TypeError):
         GenerationRequest.from_dict(data)
+
+
+@pytest.mark.parametrize("field", ["prompt", "negative_prompt"])
+def test_nul_characters_are_refused(field: str) -> None:
+    inputs = {"prompt": "a cat", field: "a\x00cat"}
+    with pytest.raises(InvalidParameter) as caught:
+        parse_create_body({"model": "wan2.7-t2v", "input": inputs})
+    assert caught.value.code == "InvalidParameter"
+    assert f"input.{field}" in caught.value.message and "NUL" in caught.value.message
+
+
+def test_prompt_blank_after_truncation_is_refused() -> None:
+    with pytest.raises(InvalidParameter) as caught:
+        parse_create_body({"model": "wan2.7-t2v", "input": {"prompt": " " * 5000 + "x"}})
+    assert "input.prompt" in caught.value.message

@@ -92,9 +92,12 @@ def _text(container: Mapping[str, Any], field: str, limit: int, *, required: boo
     value = container.get(field)
     if value is None and not required:
         return "", False
-    if not isinstance(value, str) or (required and not value.strip()):
+    if not isinstance(value, str) or (required and not value[:limit].strip()):
         allowed = "is required and must be a non-empty string" if required else "must be a string"
         raise InvalidParameter(f"input.{field} {allowed}, got {_describe(value)}.")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL, and no prompt needs one: refuse it rather than fail later.
+        raise InvalidParameter(f"input.{field} must not contain NUL (\\u0000) characters.")
     return value[:limit], len(value) > limit
 
 
