@@ -5,11 +5,15 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
 
 from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
+from videosynth.store.limits import SqlRateLimiter
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 
 
@@ -26,9 +30,24 @@ def prepare_database(settings: Settings, auto_migrate: bool) -> None:
     migrate.check_current(url)
 
 
+@dataclass(frozen=True)
+class Stores:
+    """Everything persistent, over one engine (one connection pool per process)."""
+
+    tasks: SqlTaskStore
+    keys: SqlKeyStore
+    limiter: SqlRateLimiter
+    engine: Engine
+
+
+def open_all(settings: Settings) -> Stores:
+    tasks, keys, engine = open_stores(settings.resolved_database_url())
+    return Stores(tasks, keys, SqlRateLimiter(engine), engine)
+
+
 def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:
-    tasks, keys, _engine = open_stores(settings.resolved_database_url())
-    return tasks, keys
+    opened = open_all(settings)
+    return opened.tasks, opened.keys
 
 
 def local_blobs(settings: Settings) -> LocalBlobStore:

@@ -9,9 +9,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
-from videosynth.domain.errors import InvalidApiKey, InvalidParameter, UnsupportedOperation
+from videosynth.domain.errors import InvalidApiKey, InvalidParameter, RateQuota, Throttling, UnsupportedOperation
 from videosynth.domain.request import RequestDefaults, parse_create_body
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
@@ -19,6 +20,12 @@ from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import ApiKey, IdempotencyConflict, KeyStore, TaskPage, TaskStore
 
 Clock = Callable[[], float]
+
+
+class RateLimiter(Protocol):
+    def hit(self, key_id: str, now_ms: int) -> int:
+        """Count one request; return how many this key made in the current window."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -44,9 +51,11 @@ class TaskService:
         keys: KeyStore,
         blobs: BlobStore,
         settings: Settings,
+        limiter: RateLimiter,
         models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
         clock: Clock = time.time,
     ) -> None:
+        self._limiter = limiter
         self._tasks = tasks
         self._keys = keys
         self._blobs = blobs
@@ -68,6 +77,7 @@ class TaskService:
         return key
 
     def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
+        self._check_limits(key)
         request = parse_create_body(body, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         task = Task(
@@ -85,6 +95,20 @@ class TaskService:
             raise InvalidParameter(
                 "Idempotency-Key was already used with a different request body; use a new key."
             ) from exc
+
+    def _check_limits(self, key: ApiKey) -> None:
+        """Rate first (cheap, always counted), then the key's queue share; both hold across API replicas."""
+        limit = self._settings.key_rate_per_min
+        if self._limiter.hit(key.key_id, self._now_ms()) > limit:
+            raise RateQuota(
+                f"Requests rate limit exceeded ({limit} per minute for this API key), please try again later."
+            )
+        queued, cap = self._tasks.count_active(key.key_id), self._settings.key_max_queued
+        if queued >= cap:
+            raise Throttling(
+                f"Requests throttling triggered: this API key already has {queued} tasks PENDING or RUNNING "
+                f"(limit {cap}). Wait for some to finish."
+            )
 
     def get(self, key: ApiKey, task_id: str) -> Task | None:
         """The key's own, unexpired task; None reads as UNKNOWN (never a hint that another key's task exists)."""

@@ -16,6 +16,7 @@ from videosynth.api.ops import ReadinessCheck
 from videosynth.service import TaskService
 from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
+from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 
 
@@ -41,9 +42,11 @@ def create_app(
 
 
 def build_app(settings: Settings) -> FastAPI:
-    tasks, keys = compose.stores(settings)
-    blobs = compose.local_blobs(settings)
-    service = TaskService(tasks, keys, blobs, settings)
+    opened = compose.open_all(settings)
+    tasks = opened.tasks
+    blobs = compose.blob_store(settings)
+    local = blobs if isinstance(blobs, LocalBlobStore) else None
+    service = TaskService(tasks, opened.keys, blobs, settings, opened.limiter)
 
     def readiness() -> dict[str, Any]:
         checks: dict[str, Any] = {}
@@ -52,12 +55,22 @@ def build_app(settings: Settings) -> FastAPI:
             checks["database"] = {"ok": True, "pending_tasks": tasks.count_pending()}
         except Exception as exc:  # report, never raise: readiness is for load balancers
             checks["database"] = {"ok": False, "error": type(exc).__name__}
-        results = settings.resolved_results_dir()
-        checks["storage"] = {"ok": results.is_dir() and os.access(results, os.W_OK)}
+        checks["storage"] = {"ok": _storage_ok(blobs, settings)}
         checks["prompt_extension"] = describe_extension(settings)
         return {"ready": all(c["ok"] for c in checks.values() if isinstance(c, dict)), **checks}
 
-    return create_app(settings, service, readiness, blobs)
+    return create_app(settings, service, readiness, local)
+
+
+def _storage_ok(blobs: BlobStore, settings: Settings) -> bool:
+    if isinstance(blobs, LocalBlobStore):
+        results = settings.resolved_results_dir()
+        return results.is_dir() and os.access(results, os.W_OK)
+    try:
+        blobs.exists("readyz-probe")  # a HEAD on the bucket: proves endpoint, credentials and bucket
+    except Exception:
+        return False
+    return True
 
 
 def describe_extension(settings: Settings) -> str:

@@ -24,6 +24,11 @@ class TaskPage:
     total: int
 
 
+# (task_id, result_key) of tasks removed by retention. An alias because the stores' own ``list`` method shadows
+# the builtin inside their class bodies.
+Purged = list[tuple[str, str | None]]
+
+
 class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used before with a different request body."""
 
@@ -90,6 +95,18 @@ class TaskStore(Protocol):
         ...
 
     def count_pending(self, model: str | None = None) -> int: ...
+
+    def count_active(self, key_id: str) -> int:
+        """The key's PENDING + RUNNING tasks (its share of the queue, for the concurrency quota)."""
+        ...
+
+    def purge_expired(self, before_ms: int, limit: int) -> Purged:
+        """Delete up to ``limit`` tasks submitted before ``before_ms`` that are final (SUCCEEDED, FAILED,
+        CANCELED; never PENDING or RUNNING), the oldest such tasks first. Returns (task_id, result_key) of exactly
+        the rows this call deleted, in no particular order, so concurrent purgers never both report (and both
+        clean up after) the same task. Fewer than ``limit`` means none was left (or the rest is being purged
+        by a concurrent caller)."""
+        ...
 
 
 class KeyStore(Protocol):

@@ -6,7 +6,19 @@ ever guessed. JSON columns hold the normalised request, usage and extension bloc
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    text,
+)
 
 # Deterministic constraint names on every dialect, so later migrations can refer to them by name.
 NAMING_CONVENTION = {
@@ -50,6 +62,7 @@ tasks = Table(
     Index("ix_tasks_claim", "status", "model", "submit_ms"),
     # listing: a key's tasks newest first.
     Index("ix_tasks_key_listing", "key_id", "submit_ms"),
+    Index("ix_tasks_key_schedule", "key_id", "scheduled_ms"),
     # Idempotency-Key is unique per API key; partial so the many tasks without one do not bloat the index.
     Index(
         "uq_tasks_key_idempotency",
@@ -73,4 +86,14 @@ api_keys = Table(
     Column("revoked_ms", BigInteger),
     Index("uq_api_keys_secret_hash", "secret_hash", unique=True),
     Index("ix_api_keys_name", "name"),
+)
+
+# One row per key per fixed window: an upsert counts a request, shared by every API replica.
+rate_windows = Table(
+    "rate_windows",
+    metadata,
+    Column("key_id", String(64), nullable=False),
+    Column("window_start_s", BigInteger, nullable=False),
+    Column("hits", Integer, nullable=False),
+    PrimaryKeyConstraint("key_id", "window_start_s"),
 )

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Update,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -30,12 +31,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.dml import ReturningDelete
 
 from videosynth.domain.request import GenerationRequest
-from videosynth.domain.task import Task, TaskStatus
+from videosynth.domain.task import FINAL_STATUSES, Task, TaskStatus
 from videosynth.store import migrate
 from videosynth.store.engine import make_engine
-from videosynth.store.protocols import ApiKey, IdempotencyConflict, TaskPage
+from videosynth.store.protocols import ApiKey, IdempotencyConflict, Purged, TaskPage
 from videosynth.store.schema import api_keys, tasks
 
 # On PostgreSQL, SKIP LOCKED with LIMIT 1 can come back empty while another claimer holds the only candidate
@@ -168,6 +170,12 @@ class SqlTaskStore:
             rows = conn.execute(page).mappings().all()
         return TaskPage(tasks=[row_to_task(row) for row in rows], total=total)
 
+    def count_active(self, key_id: str) -> int:
+        active = (TaskStatus.PENDING.value, TaskStatus.RUNNING.value)
+        query = select(func.count()).select_from(tasks).where(tasks.c.key_id == key_id, tasks.c.status.in_(active))
+        with self._engine.connect() as conn:
+            return int(conn.execute(query).scalar_one())
+
     def count_pending(self, model: str | None = None) -> int:
         models = None if model is None else [model]
         query = select(func.count()).select_from(tasks).where(*_pending_filter(models))
@@ -278,6 +286,15 @@ class SqlTaskStore:
         with self._engine.begin() as conn:
             return int(conn.execute(give_up).rowcount) + int(conn.execute(retry).rowcount)
 
+    # --- retention -----------------------------------------------------------------------------------------
+
+    def purge_expired(self, before_ms: int, limit: int) -> Purged:
+        if limit < 1:
+            raise ValueError(f"limit starts at 1, got {limit}.")
+        with self._engine.begin() as conn:
+            rows = conn.execute(_purge_statement(before_ms, limit)).all()
+        return [(row.task_id, row.result_key) for row in rows]
+
     # --- helpers -------------------------------------------------------------------------------------------
 
     def _update_owned(self, task_id: str, worker_id: str, values: Mapping[str, Any]) -> bool:
@@ -324,10 +341,18 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
     # never queue behind each other. SQLite renders no FOR UPDATE; there the UPDATE takes the database write
     # lock before its subquery reads, so the read and the write are one atomic step. The outer status guard
     # keeps the statement correct even if neither held.
+    # Fair share: serve first the key whose last claim is oldest (never-served keys first), FIFO within a key.
+    # One key with 100 queued tasks then alternates with another key's single task instead of starving it.
+    served = tasks.alias("served")
+    last_served = (
+        select(func.coalesce(func.max(served.c.scheduled_ms), 0))
+        .where(served.c.key_id == tasks.c.key_id)
+        .scalar_subquery()
+    )
     oldest = (
         select(tasks.c.task_id)
         .where(*_pending_filter(models))
-        .order_by(tasks.c.submit_ms, tasks.c.task_id)
+        .order_by(last_served, tasks.c.submit_ms, tasks.c.task_id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
@@ -346,6 +371,37 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
             updated_ms=now_ms,
         )
         .returning(*tasks.c)
+    )
+
+
+_FINAL_VALUES = sorted(status.value for status in FINAL_STATUSES)
+
+
+def _purge_statement(before_ms: int, limit: int) -> ReturningDelete[str, str | None]:
+    # One DELETE … RETURNING: it leads its transaction (on SQLite it takes the write lock at once) and reports
+    # only the rows it removed. The CTE picks a bounded batch, oldest first; on PostgreSQL SKIP LOCKED lets
+    # concurrent sweepers take disjoint batches instead of queueing, and MATERIALIZED makes the batch be chosen
+    # once: as a plain IN (subquery) the planner may rescan it once per candidate row, and each rescan, skipping
+    # the rows this statement already deleted, adds a fresh batch, so LIMIT would bound nothing. The outer WHERE
+    # repeats every condition, so a row that changed between the batch's read and the delete is left alone.
+    expired = (
+        tasks.c.status.in_(_FINAL_VALUES),
+        # Typed bind, as in _claim_statement: epoch ms do not fit PostgreSQL's INTEGER.
+        tasks.c.submit_ms < literal(before_ms, BigInteger),
+    )
+    batch = (
+        select(tasks.c.task_id)
+        .where(*expired)
+        .order_by(tasks.c.submit_ms, tasks.c.task_id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("purge_batch")
+        .prefix_with("MATERIALIZED", dialect="postgresql")
+    )
+    return (
+        delete(tasks)
+        .where(tasks.c.task_id.in_(select(batch.c.task_id)), *expired)
+        .returning(tasks.c.task_id, tasks.c.result_key)
     )
 
 

@@ -27,10 +27,12 @@ def build_worker(settings: Settings) -> Worker:
         max_attempts=settings.max_attempts,
         poll_interval_s=settings.poll_interval_s,
         scratch_dir=scratch,
+        retention_s=settings.retention_s,
+        retention_sweep_s=settings.retention_sweep_s,
     )
     # The model is loaded once, before the first claim, and stays resident.
     generator = WanGenerator.from_settings(settings)
-    return Worker(tasks, compose.local_blobs(settings), generator, build_extender(settings), config)
+    return Worker(tasks, compose.blob_store(settings), generator, build_extender(settings), config)
 
 
 def run_worker(settings: Settings) -> None:

@@ -22,6 +22,7 @@ from videosynth.media.watermark import watermark
 from videosynth.prompting.base import PromptExtender
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import TaskStore
+from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class WorkerConfig:
     max_attempts: int
     poll_interval_s: float
     scratch_dir: Path
+    retention_s: float = 86_400.0
+    retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
 
 
@@ -60,14 +63,26 @@ class Worker:
 
     def run(self) -> None:
         log.info("worker started", extra={"worker_id": self._config.worker_id})
-        next_sweep = 0.0
+        next_requeue = next_retention = 0.0
         while not self.stop.is_set():
-            if time.monotonic() >= next_sweep:
+            if time.monotonic() >= next_requeue:
                 self._tasks.requeue_expired(_now_ms(), self._config.max_attempts)
-                next_sweep = time.monotonic() + self._config.lease_s / 2
+                next_requeue = time.monotonic() + self._config.lease_s / 2
+            if time.monotonic() >= next_retention:
+                self._sweep_retention()
+                next_retention = time.monotonic() + self._config.retention_sweep_s
             if not self.run_once():
                 self.stop.wait(self._config.poll_interval_s)
         log.info("worker stopped", extra={"worker_id": self._config.worker_id})
+
+    def _sweep_retention(self) -> None:
+        try:
+            removed = retention.sweep(self._tasks, self._blobs, _now_ms(), self._config.retention_s)
+        except Exception:  # storage hiccup: generation matters more; the next sweep retries
+            log.exception("retention sweep failed")
+            return
+        if removed:
+            log.info("retention sweep", extra={"removed": removed})
 
     def run_once(self) -> bool:
         """Claim and process one task; False when the queue had nothing for us."""

@@ -1,0 +1,62 @@
+"""Retention: tasks and their result blobs are deleted once they are older than the retention period.
+
+Order: records first, then blobs. The other order looks tidier but buys nothing:
+
+- Records first (this module). A crash (or a blob store outage) between the two steps leaves blobs that no
+  record points to. They are harmless: nobody can obtain a link to them any more, and their keys are logged. An
+  S3 lifecycle rule on the prefix, a little longer than the retention, is the backstop that removes them.
+- Blobs first. A crash in between leaves records pointing at missing blobs, which the next sweep would clean
+  up. But those records could still be read and turned into dead links by any API node whose retention
+  setting is longer than this worker's, and every sweeper would need a separate read of what to delete.
+
+purge_expired reports each deleted task to exactly one caller, so two workers sweeping at once never race on
+the same blobs. Deleting a blob that is already gone is fine in both stores, so a repeated sweep is harmless.
+The API already reads a task past retention as UNKNOWN, so it does not matter when the sweep gets to it.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from videosynth.storage.protocols import BlobStore
+from videosynth.store.protocols import Purged, TaskStore
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BATCH = 500
+
+
+def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, batch: int = DEFAULT_BATCH) -> int:
+    """Delete every final task submitted more than ``retention_s`` before ``now_ms``, and its result blob.
+
+    Returns how many tasks were deleted. Works in batches of ``batch`` records, so each transaction stays short
+    and a large backlog never holds locks for long. If the blob store fails, the sweep stops at once and raises:
+    retrying each of the batch's blobs against a store that is down could take hours of timeouts, and purging
+    more batches would only orphan more blobs. The next sweep carries on from there.
+    """
+    before_ms = now_ms - round(retention_s * 1000)
+    total = 0
+    while True:
+        purged = tasks.purge_expired(before_ms, batch)
+        total += len(purged)
+        _delete_blobs(blobs, purged)
+        if len(purged) < batch:
+            break
+    if total:
+        log.info("retention sweep", extra={"deleted_tasks": total, "before_ms": before_ms})
+    return total
+
+
+def _delete_blobs(blobs: BlobStore, purged: Purged) -> None:
+    keys = [key for _task_id, key in purged if key is not None]
+    for index, key in enumerate(keys):
+        try:
+            blobs.delete(key)
+        except Exception:
+            # Their records are gone already, so nothing will try these keys again: name them for the operator.
+            log.warning(
+                "retention sweep stopped: result blobs left without a task",
+                extra={"orphaned_keys": keys[index:]},
+                exc_info=True,
+            )
+            raise

@@ -1,0 +1,52 @@
+"""Per-key queue quota and request rate limit, shared by two API replicas on one database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.server import Server, query, submit
+
+BODY = {"model": "wan2.7-t2v", "input": {"prompt": "x"}}
+
+
+@pytest.fixture
+def replicas(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Server, Server]]:
+    env: dict[str, str] = request.param
+    first = Server(tmp_path, env, worker=False).start()
+    second = Server(tmp_path, env, worker=False).start()
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+@pytest.mark.parametrize("replicas", [{"VIDEOSYNTH_KEY_MAX_QUEUED": "3"}], indirect=True)
+def test_queue_quota_holds_across_replicas(replicas: tuple[Server, Server]) -> None:
+    first, second = replicas
+    key, other = first.create_key("quota"), first.create_key("quota-other")
+    created = [submit(server.base_url, key, BODY) for server in (first, second, first)]
+    assert [r.status_code for r in created] == [200, 200, 200]
+    refused = submit(second.base_url, key, BODY)
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "Throttling" and "limit 3" in refused.json()["message"]
+    assert submit(first.base_url, other, BODY).status_code == 200  # another key is not affected
+    task_id = created[0].json()["output"]["task_id"]
+    assert query(second.base_url, key, task_id)["output"]["task_status"] == "PENDING"  # polls never 429
+    httpx.post(f"{first.base_url}/api/v1/tasks/{task_id}/cancel", headers={"Authorization": f"Bearer {key}"})
+    assert submit(second.base_url, key, BODY).status_code == 200  # a freed slot is usable again
+
+
+@pytest.mark.parametrize("replicas", [{"VIDEOSYNTH_KEY_RATE_PER_MIN": "4"}], indirect=True)
+def test_rate_limit_holds_across_replicas(replicas: tuple[Server, Server]) -> None:
+    first, second = replicas
+    key = first.create_key("rate")
+    if time.time() % 60 > 45:  # the limiter counts per clock minute: start clear of a window edge
+        time.sleep(61 - time.time() % 60)
+    codes = [submit(server.base_url, key, BODY).status_code for server in (first, second, first, second, first)]
+    assert codes == [200, 200, 200, 200, 429]
+    limited = submit(second.base_url, key, BODY).json()
+    assert limited["code"] == "Throttling.RateQuota" and "4 per minute" in limited["message"]

@@ -1,0 +1,125 @@
+"""The retention sweep on a real SQLite store and the local blob folder."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from tests.integration.test_store_retention import DAY_MS, T0, add_task
+
+from videosynth.domain.task import Task, TaskStatus
+from videosynth.storage.local import LocalBlobStore
+from videosynth.store.sql import SqlTaskStore
+from videosynth.worker.retention import sweep
+
+RETENTION_S = 86_400.0
+NOW = T0 + 2 * DAY_MS
+CUTOFF = NOW - DAY_MS  # submitted before this → expired, the same rule the API uses to answer UNKNOWN
+
+
+@pytest.fixture
+def backend() -> str:
+    # Overrides conftest's parametrised backend: the sweep's logic is store-agnostic, purge_expired itself is
+    # covered on both databases in test_store_retention.
+    return "sqlite"
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> LocalBlobStore:
+    return LocalBlobStore(tmp_path / "results", b"secret")
+
+
+class FailingBlobs:
+    """A blob store that is down: every delete fails."""
+
+    def __init__(self, inner: LocalBlobStore) -> None:
+        self.inner = inner
+        self.deletes = 0
+
+    def put_file(self, key: str, source: Path, content_type: str) -> None:
+        self.inner.put_file(key, source, content_type)
+
+    def url(self, key: str, base_url: str, ttl_s: int) -> str:
+        return self.inner.url(key, base_url, ttl_s)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+    def delete(self, key: str) -> None:
+        self.deletes += 1
+        raise OSError("blob store unavailable")
+
+
+def succeeded_with_blob(store: SqlTaskStore, blobs: LocalBlobStore, submit_ms: int, tmp_path: Path) -> Task:
+    task = add_task(store, TaskStatus.SUCCEEDED, submit_ms)
+    assert task.result_key is not None
+    source = tmp_path / "video.mp4"
+    source.write_bytes(b"\x00\x00\x00\x18ftypmp42" + task.task_id.encode())
+    blobs.put_file(task.result_key, source, "video/mp4")
+    return task
+
+
+def test_sweep_deletes_expired_tasks_and_their_blobs_only(
+    task_store: SqlTaskStore, blobs: LocalBlobStore, tmp_path: Path
+) -> None:
+    expired = succeeded_with_blob(task_store, blobs, CUTOFF - 1, tmp_path)
+    expired_failed = add_task(task_store, TaskStatus.FAILED, T0)
+    expired_canceled = add_task(task_store, TaskStatus.CANCELED, T0)
+    at_cutoff = succeeded_with_blob(task_store, blobs, CUTOFF, tmp_path)
+    fresh = succeeded_with_blob(task_store, blobs, NOW - 1000, tmp_path)
+    old_pending = add_task(task_store, TaskStatus.PENDING, T0)
+    old_running = add_task(task_store, TaskStatus.RUNNING, T0)
+
+    assert sweep(task_store, blobs, NOW, RETENTION_S) == 3
+
+    for gone in (expired, expired_failed, expired_canceled):
+        assert task_store.get(gone.task_id) is None
+    assert expired.result_key is not None
+    assert not blobs.exists(expired.result_key)
+    for kept in (at_cutoff, fresh):
+        assert task_store.get(kept.task_id) is not None
+        assert kept.result_key is not None
+        assert blobs.exists(kept.result_key)
+    for unfinished in (old_pending, old_running):
+        assert task_store.get(unfinished.task_id) is not None
+    assert sweep(task_store, blobs, NOW, RETENTION_S) == 0
+
+
+def test_sweep_goes_through_every_batch(task_store: SqlTaskStore, blobs: LocalBlobStore, tmp_path: Path) -> None:
+    tasks = [succeeded_with_blob(task_store, blobs, T0 + i, tmp_path) for i in range(7)]
+
+    assert sweep(task_store, blobs, NOW, RETENTION_S, batch=3) == 7
+
+    assert not any(blobs.exists(str(task.result_key)) for task in tasks)
+    assert all(task_store.get(task.task_id) is None for task in tasks)
+
+
+def test_a_blob_that_is_already_gone_is_not_an_error(task_store: SqlTaskStore, blobs: LocalBlobStore) -> None:
+    # E.g. a sweep that crashed after its purge but before (or during) the blob deletes, re-run by hand.
+    task = add_task(task_store, TaskStatus.SUCCEEDED, T0)
+
+    assert sweep(task_store, blobs, NOW, RETENTION_S) == 1
+    assert task_store.get(task.task_id) is None
+
+
+def test_a_failing_blob_store_stops_the_sweep_and_names_the_orphans(
+    task_store: SqlTaskStore, blobs: LocalBlobStore, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tasks = [succeeded_with_blob(task_store, blobs, T0 + i, tmp_path) for i in range(5)]
+    down = FailingBlobs(blobs)
+
+    with caplog.at_level(logging.WARNING, logger="videosynth.worker.retention"), pytest.raises(OSError):
+        sweep(task_store, down, NOW, RETENTION_S, batch=2)
+
+    # One batch purged, one delete tried, then stop: no more records lose their blobs while the store is down.
+    assert down.deletes == 1
+    assert [task_store.get(task.task_id) is None for task in tasks] == [True, True, False, False, False]
+    orphaned = [key for record in caplog.records for key in getattr(record, "orphaned_keys", [])]
+    assert set(orphaned) == {tasks[0].result_key, tasks[1].result_key}
+    assert len(orphaned) == 2
+
+    # Once the store is back, the next sweep finishes the job.
+    assert sweep(task_store, blobs, NOW, RETENTION_S, batch=2) == 3
+    assert all(task_store.get(task.task_id) is None for task in tasks)
+    assert not any(blobs.exists(str(task.result_key)) for task in tasks[2:])

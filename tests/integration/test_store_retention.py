@@ -1,0 +1,133 @@
+"""TaskStore.purge_expired on real databases (SQLite file, PostgreSQL; fixtures in conftest)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+import pytest
+
+from videosynth.domain.request import GenerationRequest
+from videosynth.domain.task import Task, TaskStatus
+from videosynth.store.protocols import Purged
+from videosynth.store.sql import SqlTaskStore
+
+T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC in epoch ms: beyond 32-bit integers on purpose
+DAY_MS = 86_400_000
+WORKER = "worker-1"
+
+
+def add_task(store: SqlTaskStore, status: TaskStatus, submit_ms: int) -> Task:
+    """A task driven to ``status`` through the store's own transitions, as the service and workers do."""
+    task_id = str(uuid.uuid4())
+    # A model of its own, so claiming this task never picks up another PENDING one.
+    model = f"model-{task_id}"
+    request = GenerationRequest(
+        model=model,
+        prompt="一只猫在雨中跳舞",
+        negative_prompt="",
+        width=1280,
+        height=720,
+        resolution="720P",
+        ratio="16:9",
+        duration=5,
+        seed=None,
+        prompt_extend=False,
+        watermark=False,
+    )
+    task = Task(
+        task_id=task_id,
+        key_id="key-a",
+        request=request,
+        status=TaskStatus.PENDING,
+        submit_ms=submit_ms,
+        request_id=str(uuid.uuid4()),
+        seed=7,
+    )
+    store.create(task)
+    now = submit_ms + 1000
+    if status is TaskStatus.CANCELED:
+        store.cancel(task_id, "key-a", now)
+    elif status is not TaskStatus.PENDING:
+        assert store.claim(WORKER, [model], now, lease_s=10.0) is not None
+        if status is TaskStatus.SUCCEEDED:
+            assert store.finish_success(task_id, WORKER, now, f"{task_id}.mp4", {"video_count": 1})
+        elif status is TaskStatus.FAILED:
+            assert store.finish_failure(task_id, WORKER, now, "InternalError", "boom")
+    stored = store.get(task_id)
+    assert stored is not None
+    assert stored.status is status
+    return stored
+
+
+def test_only_final_tasks_submitted_before_the_cutoff_are_purged(task_store: SqlTaskStore) -> None:
+    cutoff = T0 + DAY_MS
+    old: dict[TaskStatus, Task] = {
+        status: add_task(task_store, status, T0) for status in TaskStatus if status is not TaskStatus.UNKNOWN
+    }
+    # Exactly at the cutoff is not "before" it: kept.
+    boundary = {status: add_task(task_store, status, cutoff) for status in old}
+
+    purged = task_store.purge_expired(cutoff, limit=100)
+
+    final = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+    expected = {(old[status].task_id, old[status].result_key) for status in final}
+    assert set(purged) == expected
+    assert len(purged) == len(expected)
+    assert dict(purged)[old[TaskStatus.SUCCEEDED].task_id] == f"{old[TaskStatus.SUCCEEDED].task_id}.mp4"
+    for status in final:
+        assert task_store.get(old[status].task_id) is None
+    # PENDING and RUNNING are never purged, however old: a worker may still be about to pick them up or finish.
+    for status in (TaskStatus.PENDING, TaskStatus.RUNNING):
+        assert task_store.get(old[status].task_id) is not None
+    for task in boundary.values():
+        assert task_store.get(task.task_id) is not None
+    assert task_store.purge_expired(cutoff, limit=100) == []
+
+
+def test_purge_works_in_bounded_batches_oldest_first(task_store: SqlTaskStore) -> None:
+    tasks = [add_task(task_store, TaskStatus.SUCCEEDED, T0 + i) for i in range(7)]
+    batches = [task_store.purge_expired(T0 + DAY_MS, limit=3) for _ in range(4)]
+
+    # Each batch holds the oldest tasks left; the order within a batch is whatever DELETE … RETURNING gives.
+    assert [{task_id for task_id, _ in batch} for batch in batches] == [
+        {task.task_id for task in tasks[0:3]},
+        {task.task_id for task in tasks[3:6]},
+        {tasks[6].task_id},
+        set(),
+    ]
+
+
+def test_limit_must_be_positive(task_store: SqlTaskStore) -> None:
+    with pytest.raises(ValueError, match="limit"):
+        task_store.purge_expired(T0, limit=0)
+
+
+def test_concurrent_purgers_report_each_task_exactly_once(task_store: SqlTaskStore) -> None:
+    """Two sweepers (e.g. two workers) at once: every task is deleted, and only one of them reports it, so
+    only one deletes its blob."""
+    statuses = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+    tasks = [add_task(task_store, statuses[i % 3], T0 + i) for i in range(60)]
+    sweepers = 4
+    barrier = threading.Barrier(sweepers)
+    reports: list[Purged] = [[] for _ in range(sweepers)]
+    errors: list[BaseException] = []
+
+    def sweeper(index: int) -> None:
+        try:
+            barrier.wait()
+            while batch := task_store.purge_expired(T0 + DAY_MS, limit=5):
+                reports[index].extend(batch)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sweeper, args=(i,)) for i in range(sweepers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not errors
+    reported = [task_id for report in reports for task_id, _ in report]
+    assert sorted(reported) == sorted(task.task_id for task in tasks)
+    assert all(task_store.get(task.task_id) is None for task in tasks)
