@@ -70,3 +70,14 @@ def test_rate_limiter_counts_per_key_per_window_across_threads(engine: Engine) -
     assert sorted(counts) == list(range(1, 21))  # every hit counted exactly once, no lost update
     assert limiter.hit("other", now) == 1
     assert limiter.hit("k", now + 60_000) == 1  # a new window starts from one
+
+
+def test_a_task_given_back_by_a_dead_worker_goes_first(task_store: SqlTaskStore) -> None:
+    first = task_store.create(make_task(key_id="a", submit_ms=T0))
+    for i in range(3):
+        task_store.create(make_task(key_id=f"other-{i}", submit_ms=T0 + 1 + i))
+    claimed = task_store.claim("dead", None, T0 + 10, lease_s=1)
+    assert claimed is not None and claimed.task_id == first.task_id
+    assert task_store.requeue_expired(T0 + 5_000, max_attempts=3) == 1
+    retried = task_store.claim("alive", None, T0 + 5_001, lease_s=60)
+    assert retried is not None and retried.task_id == first.task_id and retried.attempts == 2

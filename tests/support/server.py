@@ -73,8 +73,8 @@ class Server:
         ]
         if not self.worker:
             command.append("--no-worker")
-        log = (self.data_dir / f"server-{self.port}.log").open("ab")
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.data_dir / f"server-{self.port}.log").open("ab")
         self.process = subprocess.Popen(command, env=full_env, stdout=log, stderr=log, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

@@ -352,7 +352,8 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
     oldest = (
         select(tasks.c.task_id)
         .where(*_pending_filter(models))
-        .order_by(last_served, tasks.c.submit_ms, tasks.c.task_id)
+        # A task whose worker died goes first: it has waited longest and its client already saw it RUNNING.
+        .order_by((tasks.c.attempts == 0), last_served, tasks.c.submit_ms, tasks.c.task_id)
         .limit(1)
         .with_for_update(skip_locked=True)
         .scalar_subquery()
