@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     prompt_extend_model: str | None = Field(None, description="Chat model name (openai) or folder (local).")
     prompt_extend_timeout_s: float = Field(30.0, gt=0, description="Give up on extension after this long.")
 
+    audio_max_bytes: int = Field(15 * 2**20, ge=1, description="Largest input.audio_url file accepted.")
+    audio_timeout_s: float = Field(30.0, gt=0, description="Time limit for downloading input.audio_url.")
+    audio_allow_private: bool = Field(
+        False, description="Allow input.audio_url on private/loopback addresses (off: no SSRF into your network)."
+    )
+
     default_resolution: Literal["720P", "1080P"] = Field("720P", description="wan2.7 resolution when omitted.")
     default_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = Field("16:9", description="wan2.7 ratio default.")
     log_level: str = Field("INFO", description="Python logging level.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import av
 
@@ -21,10 +22,16 @@ class VideoInfo:
     has_audio: bool
     moov_before_mdat: bool  # "faststart": a browser can start playing before the whole file has arrived
     color_space: str | None  # e.g. "bt709"; None when untagged
+    # First audio stream; all None without one. Its duration is counted by decoding, like ``frames``: for AAC
+    # that includes the encoder's padding of the last packet (under 1024 samples, ~21 ms at 48 kHz).
+    audio_codec: str | None = None
+    audio_sample_rate: int | None = None
+    audio_channels: int | None = None
+    audio_duration: float | None = None
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Decode ``path`` fully and describe its first video stream."""
+    """Decode ``path`` fully and describe its first video stream and its first audio stream, if any."""
     with av.open(str(path)) as container:
         if not container.streams.video:
             raise ValueError(f"{path}: no video stream")
@@ -32,7 +39,8 @@ def probe(path: str | Path) -> VideoInfo:
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
         rate = stream.average_rate or stream.guessed_rate
-        frames = sum(1 for _ in container.decode(stream))
+        audio = container.streams.audio[0] if container.streams.audio else None
+        frames, samples = _count(container, stream, audio)
         return VideoInfo(
             codec=ctx.name,
             pix_fmt=ctx.pix_fmt or "",
@@ -44,7 +52,44 @@ def probe(path: str | Path) -> VideoInfo:
             has_audio=bool(container.streams.audio),
             moov_before_mdat=moov_before_mdat(path),
             color_space=_color_space(ctx.colorspace),
+            **_audio_fields(audio, samples),
         )
+
+
+def _count(
+    container: av.container.InputContainer,
+    video: av.video.stream.VideoStream,
+    audio: av.audio.stream.AudioStream | None,
+) -> tuple[int, int]:
+    """Video frames and audio samples (per channel), decoding both streams in one pass over the file."""
+    streams = [video] if audio is None else [video, audio]
+    frames = samples = 0
+    for packet in container.demux(*streams):
+        for frame in packet.decode():
+            if isinstance(frame, av.AudioFrame):
+                samples += frame.samples
+            else:
+                frames += 1
+    return frames, samples
+
+
+class _AudioFields(TypedDict, total=False):
+    audio_codec: str
+    audio_sample_rate: int
+    audio_channels: int
+    audio_duration: float
+
+
+def _audio_fields(audio: av.audio.stream.AudioStream | None, samples: int) -> _AudioFields:
+    if audio is None:
+        return {}
+    ctx = audio.codec_context
+    return {
+        "audio_codec": ctx.name,
+        "audio_sample_rate": ctx.sample_rate,
+        "audio_channels": ctx.channels,
+        "audio_duration": samples / ctx.sample_rate if ctx.sample_rate else 0.0,
+    }
 
 
 def _duration(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float:

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from types import TracebackType
 
 from videosynth.store.protocols import TaskStore
 
+# Told how each renewal went: "ok", "lost" (the lease is gone) or "error" (the store could not be reached).
+BeatObserver = Callable[[str], None]
+
+
+def _ignore(_result: str) -> None:
+    return None
+
 
 class Heartbeat:
-    def __init__(self, tasks: TaskStore, task_id: str, worker_id: str, lease_s: float, interval_s: float) -> None:
+    def __init__(
+        self,
+        tasks: TaskStore,
+        task_id: str,
+        worker_id: str,
+        lease_s: float,
+        interval_s: float,
+        on_beat: BeatObserver = _ignore,
+    ) -> None:
         self._tasks = tasks
+        self._on_beat = on_beat
         self._task_id = task_id
         self._worker_id = worker_id
         self._lease_s = lease_s
@@ -50,8 +67,10 @@ class Heartbeat:
         try:
             alive = self._tasks.heartbeat(self._task_id, self._worker_id, now_ms, self._lease_s, progress)
         except Exception:  # a transient store error must not kill the heartbeat; the lease has slack
+            self._on_beat("error")
             return
         self._published = progress
+        self._on_beat("ok" if alive else "lost")
         if not alive:
             self.lost.set()
             self._done.set()

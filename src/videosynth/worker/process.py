@@ -11,7 +11,7 @@ from videosynth import compose
 from videosynth.backends.wan import WanGenerator
 from videosynth.prompting.factory import build_extender
 from videosynth.settings import Settings
-from videosynth.worker.runner import Worker, WorkerConfig
+from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,7 @@ def build_worker(settings: Settings) -> Worker:
         max_attempts=settings.max_attempts,
         poll_interval_s=settings.poll_interval_s,
         scratch_dir=scratch,
+        audio=AudioPolicy(settings.audio_max_bytes, settings.audio_timeout_s, settings.audio_allow_private),
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
     )

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videosynth.backends.base import GenerationAborted, GenerationJob, Generator
+from videosynth.backends.base import GenerationAborted, GenerationJob, Generator, StepCallback
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
+from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
 from videosynth.media.encode import encode_mp4
 from videosynth.media.frames import fit_frames
 from videosynth.media.watermark import watermark
@@ -32,6 +33,13 @@ _DENOISE_START, _DENOISE_END, _ENCODING = 5, 90, 95
 
 
 @dataclass(frozen=True)
+class AudioPolicy:
+    max_bytes: int = 15 * 2**20
+    timeout_s: float = 30.0
+    allow_private: bool = False
+
+
+@dataclass(frozen=True)
 class WorkerConfig:
     worker_id: str
     lease_s: float
@@ -39,6 +47,7 @@ class WorkerConfig:
     max_attempts: int
     poll_interval_s: float
     scratch_dir: Path
+    audio: AudioPolicy = AudioPolicy()
     retention_s: float = 86_400.0
     retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
@@ -126,8 +135,24 @@ class Worker:
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
     def _render(self, task: Task, prompt: str, beat: Heartbeat) -> str:
-        plan = self._plan(task)
-        job = GenerationJob(
+        key = f"{task.task_id}.mp4"
+        with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch:
+            audio = self._audio(task, Path(scratch))  # before generating: a bad URL must not cost GPU time
+            plan = self._plan(task)
+            frames = fit_frames(self._generator.generate(self._job(task, prompt, plan), self._on_step(beat)), plan)
+            if task.request.watermark:
+                frames = watermark(frames)
+            beat.report(_ENCODING)
+            path = Path(scratch) / key
+            encode_mp4(frames, path, plan.fps, audio=audio)
+            if beat.lost.is_set():
+                raise GenerationAborted()
+            self._blobs.put_file(key, path, "video/mp4")
+        return key
+
+    @staticmethod
+    def _job(task: Task, prompt: str, plan: GenerationPlan) -> GenerationJob:
+        return GenerationJob(
             prompt=prompt,
             negative_prompt=task.request.negative_prompt,
             width=plan.gen_width,
@@ -136,23 +161,27 @@ class Worker:
             seed=task.seed,
         )
 
+    def _on_step(self, beat: Heartbeat) -> StepCallback:
         def on_step(step: int, total: int) -> None:
             if beat.lost.is_set() or self.abort.is_set():
                 raise GenerationAborted()
             beat.report(_DENOISE_START + (_DENOISE_END - _DENOISE_START) * step // max(total, 1))
 
-        frames = fit_frames(self._generator.generate(job, on_step), plan)
-        if task.request.watermark:
-            frames = watermark(frames)
-        beat.report(_ENCODING)
-        key = f"{task.task_id}.mp4"
-        with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch:
-            path = Path(scratch) / key
-            encode_mp4(frames, path, plan.fps)
-            if beat.lost.is_set():
-                raise GenerationAborted()
-            self._blobs.put_file(key, path, "video/mp4")
-        return key
+        return on_step
+
+    def _audio(self, task: Task, scratch: Path) -> AudioClip | None:
+        """The client's soundtrack, if any; open Wan models make silent video, so without one there is none."""
+        if task.request.audio_url is None:
+            return None
+        policy = self._config.audio
+        path = fetch_audio(
+            task.request.audio_url,
+            scratch / "audio",
+            max_bytes=policy.max_bytes,
+            timeout_s=policy.timeout_s,
+            allow_private=policy.allow_private,
+        )
+        return decode_audio(path)
 
     def _plan(self, task: Task) -> GenerationPlan:
         caps = self._generator.capabilities
