@@ -15,9 +15,11 @@ from videosynth.settings import Settings
 
 app = typer.Typer(help="Self-hosted text-to-video that speaks DashScope's Wan API.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
-models_app = typer.Typer(help="Model checkpoints.", no_args_is_help=True)
+models_app = typer.Typer(help="The model registry and checkpoints.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
+app.add_typer(bench_app, name="bench")
 
 
 def _settings() -> Settings:
@@ -55,6 +57,9 @@ def serve(
 def worker(
     device: Annotated[str | None, typer.Option(help="torch device, e.g. cuda:1 (default: settings).")] = None,
     no_migrate: Annotated[bool, typer.Option("--no-migrate", help="Never migrate; only check.")] = False,
+    model: Annotated[
+        str | None, typer.Option(help="Registry entry or public name to serve (default: the default).")
+    ] = None,
 ) -> None:
     """Run one worker: claim tasks, generate, store results. One per GPU."""
     from videosynth.worker.process import run_worker
@@ -63,7 +68,7 @@ def worker(
     if device:
         settings = settings.model_copy(update={"device": device})
     compose.prepare_database(settings, auto_migrate=not no_migrate)
-    run_worker(settings)
+    run_worker(settings, model)
 
 
 @app.command()
@@ -114,13 +119,74 @@ def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or name.")]) -> 
     typer.echo(f"revoked {count} key(s)")
 
 
+@models_app.command("list")
+def models_list() -> None:
+    """Show the configured models: checkpoint, public names served, sizes, fps and generation defaults."""
+    from videosynth.registry import RegistryError, describe, registry_for_settings
+
+    try:
+        typer.echo(describe(registry_for_settings(_settings())))
+    except RegistryError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+
+
+@models_app.command("check")
+def models_check(
+    name: Annotated[str, typer.Argument(help="A public model name or a registry entry name.")],
+    steps: Annotated[int, typer.Option(min=1, help="Denoising steps.")] = 2,
+) -> None:
+    """Load a model and generate a short clip with it, printing time and peak memory."""
+    from videosynth.backends.check import check_model
+    from videosynth.domain.errors import ModelNotFound
+    from videosynth.registry import RegistryError
+
+    settings = _settings()
+    try:
+        report = check_model(settings, name, steps)
+    except ModelNotFound:
+        typer.echo(f"no model {name!r} in the registry; see `videosynth models list`", err=True)
+        raise typer.Exit(1) from None
+    except (RegistryError, OSError) as exc:  # OSError: a checkpoint folder or hub id that is not there
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo("\n".join(report.lines()))
+
+
 @models_app.command("build-tiny")
-def models_build_tiny(directory: Annotated[Path, typer.Argument(help="Output folder.")]) -> None:
-    """Write a tiny random-weight Wan2.1 checkpoint (diffusers format) for tests and the demo."""
+def models_build_tiny(
+    directory: Annotated[Path, typer.Argument(help="Output folder.")],
+    arch: Annotated[
+        str, typer.Option(help="Architecture: wan2.1, wan2.2-ti2v (48-channel VAE) or wan2.2-a14b (two experts).")
+    ] = "wan2.1",
+) -> None:
+    """Write a tiny random-weight Wan checkpoint (diffusers format) for tests and the demo."""
     from videosynth.backends.tiny import build_tiny_wan
 
-    path = build_tiny_wan(directory)
-    typer.echo(f"tiny Wan2.1 checkpoint written to {path}")
+    try:
+        path = build_tiny_wan(directory, arch=arch)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--arch") from None
+    typer.echo(f"tiny {arch} checkpoint written to {path}")
+
+
+@bench_app.command("generation")
+def bench_generation(
+    models: Annotated[str | None, typer.Option(help="Comma-separated registry names (default: 1.3B, 5B, 14B).")] = None,
+    steps: Annotated[int | None, typer.Option(min=1, help="Denoising steps (default 10; --tiny 2).")] = None,
+    device: Annotated[str, typer.Option(help="torch device (default: cuda if visible).")] = "auto",
+    tiny: Annotated[bool, typer.Option("--tiny", help="Toy architectures on the CPU (smoke test).")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="torch CPU threads.")] = None,
+    json_path: Annotated[str | None, typer.Option("--json", help="Write JSON here ('-': print it).")] = None,
+) -> None:
+    """Stock diffusers WanPipeline vs videosynth's backend on full-size random weights: a Markdown table."""
+    from videosynth.bench_generation import main as bench_main
+
+    argv = [f"--device={device}"] + (["--tiny"] if tiny else [])
+    for flag, value in (("--models", models), ("--steps", steps), ("--threads", threads), ("--json", json_path)):
+        if value is not None:
+            argv.append(f"{flag}={value}")
+    raise typer.Exit(bench_main(argv, prog="videosynth bench generation"))
 
 
 @app.command()

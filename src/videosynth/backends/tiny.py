@@ -1,7 +1,8 @@
-"""A tiny random-weight Wan2.1 checkpoint in diffusers layout: the demo model and the test fixture.
+"""Tiny random-weight Wan checkpoints in diffusers layout: the demo models and the test fixtures.
 
-It has the real architecture at toy sizes (≈ 70k parameters, ≈ 350 KB), so it exercises the real
-``WanPipeline.from_pretrained`` path end to end without any download. Its videos are coloured noise.
+Each has a real architecture (Wan2.1, Wan2.2-TI2V, Wan2.2-A14B; see ``backends.archs``) at toy sizes (70–100k
+parameters, 350–500 KB), so it exercises the real ``WanPipeline.from_pretrained`` path end to end without any
+download. Their videos are coloured noise. The same builder makes full-size random-weight models for benchmarks.
 """
 
 # diffusers' and transformers' constructors are unannotated; the objects built here are only saved.
@@ -12,9 +13,12 @@ from __future__ import annotations
 import shutil
 import string
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from videosynth.backends.archs import TINY, ArchSpec
 from videosynth.settings import Settings
 
 # The tokenizer's vocabulary comes from these, so the demo has a few words of both languages the API takes.
@@ -30,17 +34,18 @@ _TOKENIZER_CORPUS = (
 _MARKER = "model_index.json"
 
 
-def build_tiny_wan(out_dir: Path, seed: int = 0) -> Path:
-    """Build the tiny pipeline with weights drawn from ``seed``, save it at ``out_dir`` and return that.
+def build_tiny_wan(out_dir: Path, seed: int = 0, arch: str = "wan2.1") -> Path:
+    """Build the tiny pipeline of ``arch`` with weights drawn from ``seed``, save it at ``out_dir`` and return that.
 
     The checkpoint is written into a temporary sibling folder and renamed into place, so ``out_dir`` either
     does not exist or is complete. If another builder got there first, its checkpoint is kept, ours dropped.
     """
+    spec = _tiny_spec(arch)
     out_dir = Path(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".partial", dir=out_dir.parent))
     try:
-        _tiny_pipeline(seed).save_pretrained(tmp)
+        random_pipeline(spec, seed).save_pretrained(tmp)
         try:
             tmp.rename(out_dir)  # atomic on one filesystem; fails if out_dir exists and is not empty
         except OSError:
@@ -51,65 +56,97 @@ def build_tiny_wan(out_dir: Path, seed: int = 0) -> Path:
     return out_dir
 
 
-def ensure_demo_checkpoint(settings: Settings) -> Path:
+def demo_checkpoint_dir(settings: Settings, arch: str = "wan2.1") -> Path:
+    """Where the demo checkpoint of ``arch`` lives in the data dir (Wan2.1: ``settings.demo_checkpoint_dir()``)."""
+    if arch == "wan2.1":
+        return settings.demo_checkpoint_dir()
+    return (settings.data_dir / "models" / f"tiny-{arch}").resolve()
+
+
+def ensure_demo_checkpoint(settings: Settings, arch: str = "wan2.1") -> Path:
     """The demo checkpoint's folder, built first if it is not there yet."""
-    folder = settings.demo_checkpoint_dir()
+    folder = demo_checkpoint_dir(settings, arch)
     if (folder / _MARKER).is_file():
         return folder
-    return build_tiny_wan(folder)
+    return build_tiny_wan(folder, arch=arch)
 
 
-def _tiny_pipeline(seed: int) -> Any:
+def random_pipeline(spec: ArchSpec, seed: int = 0, device: str | None = None, dtype: Any = None) -> Any:
+    """A ``WanPipeline`` of ``spec``'s architecture with random weights, built directly on ``device``.
+
+    ``dtype`` (a torch dtype) is that of the text encoder and transformers; the VAE stays float32, and the
+    modules a model keeps in float32 when loaded (``_keep_in_fp32_modules``) stay float32 too, as
+    ``from_pretrained(dtype=...)`` would leave them.
+    """
     import torch
     from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
     from transformers import UMT5Config, UMT5EncoderModel
 
     tokenizer = _tokenizer()
+    text_config = {"vocab_size": len(tokenizer), **spec.text_encoder}
     # Module constructors draw from torch's global generator: seed it, but leave the caller's RNG state as is.
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch.device(device or "cpu"):
         torch.manual_seed(seed)
-        text_encoder = UMT5EncoderModel(
-            UMT5Config(
-                vocab_size=len(tokenizer),
-                d_model=32,  # = the transformer's text_dim
-                d_kv=8,
-                d_ff=64,
-                num_layers=2,
-                num_heads=4,
-                relative_attention_num_buckets=8,
-                pad_token_id=0,
-                eos_token_id=1,
-            )
-        )
-        # Sizes from diffusers' own Wan tests; scale factors stay Wan2.1's (8× space, 4× time, 2×2 patches).
-        vae = AutoencoderKLWan(
-            base_dim=3,
-            z_dim=16,
-            dim_mult=[1, 1, 1, 1],
-            num_res_blocks=1,
-            temperal_downsample=[False, True, True],
-        )
-        transformer = WanTransformer3DModel(
-            patch_size=(1, 2, 2),
-            num_attention_heads=2,
-            attention_head_dim=12,
-            in_channels=16,
-            out_channels=16,
-            text_dim=32,
-            freq_dim=256,
-            ffn_dim=32,
-            num_layers=2,
-            cross_attn_norm=True,
-            qk_norm="rms_norm_across_heads",
-            rope_max_seq_len=1024,
-        )
-    # The scheduler Wan2.1 ships with.
+        with _default_dtype(dtype):
+            text_encoder = UMT5EncoderModel(UMT5Config(pad_token_id=0, eos_token_id=1, **text_config))
+        vae = AutoencoderKLWan(**spec.vae)
+        with _default_dtype(dtype):
+            transformer = WanTransformer3DModel(**spec.transformer)
+            transformer_2 = WanTransformer3DModel(**spec.transformer) if spec.two_experts else None
+    modules: list[Any] = [text_encoder, transformer, transformer_2, vae]
+    for module in filter(None, modules):
+        _keep_fp32_modules(module, dtype)
+        module.eval()  # modules start in training mode (T5 dropout); from_pretrained returns them in eval
+    # The scheduler Wan ships with (UniPC on flow-matching sigmas).
     scheduler = UniPCMultistepScheduler(
-        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0, num_train_timesteps=1000
+        prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=spec.flow_shift, num_train_timesteps=1000
     )
     return WanPipeline(
-        tokenizer=tokenizer, text_encoder=text_encoder, vae=vae, transformer=transformer, scheduler=scheduler
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        transformer=transformer,
+        scheduler=scheduler,
+        transformer_2=transformer_2,
+        **spec.pipeline_kwargs(),
     )
+
+
+def _tiny_spec(arch: str) -> ArchSpec:
+    if arch not in TINY:
+        raise ValueError(f"arch must be one of {', '.join(TINY)}, got {arch!r}")
+    return TINY[arch]
+
+
+@contextmanager
+def _default_dtype(dtype: Any) -> Iterator[None]:
+    """Build parameters directly in ``dtype``: a 14B model built in float32 first would need twice the memory."""
+    import torch
+
+    if dtype is None:
+        yield
+        return
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+
+
+def _keep_fp32_modules(model: Any, dtype: Any) -> None:
+    """Cast back to float32 what ``from_pretrained(dtype=...)`` would have kept in float32."""
+    import torch
+
+    if dtype in (None, torch.float32):
+        return
+    keep = set(getattr(model, "_keep_in_fp32_modules_strict", None) or ())
+    # diffusers keeps its list in any reduced precision; transformers its non-strict list only in float16.
+    if not hasattr(model, "_keep_in_fp32_modules_strict") or dtype == torch.float16:
+        keep |= set(getattr(model, "_keep_in_fp32_modules", None) or ())
+    for name, param in model.named_parameters():
+        if keep.intersection(name.split(".")):
+            param.data = param.data.float()
 
 
 def _tokenizer() -> Any:

@@ -1,140 +1,149 @@
 """Wan text-to-video through diffusers' stock ``WanPipeline`` (design.md §1, §7).
 
-The one module that imports torch and diffusers, and only inside functions: importing it costs nothing, so a
-process that never builds a generator never loads torch.
+One generator serves one registry entry (Wan2.1, Wan2.2-TI2V-5B or Wan2.2-T2V-A14B). torch and diffusers are
+imported inside functions only: importing this module costs nothing, so a process that never builds a generator
+never loads torch.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from videosynth.backends.base import Capabilities, Frames, GenerationJob, StepCallback
+from videosynth.backends.wan_pipeline import (
+    capabilities,
+    fit_to_entry,
+    load_pipeline,
+    place,
+    resolve_device,
+    resolve_dtype,
+    scheduler_with_shift,
+)
+from videosynth.domain.errors import InvalidParameter
+from videosynth.registry import ModelEntry, demo_arch, registry_for_settings
 from videosynth.settings import Settings
 
-if TYPE_CHECKING:
-    import torch
+__all__ = ["UnsupportedJob", "WanGenerator", "resolve_device", "resolve_dtype"]
 
-_DTYPES = ("float32", "bfloat16", "float16")
+
+class UnsupportedJob(InvalidParameter, ValueError):
+    """A job outside what the model can generate. InvalidParameter, so the task fails with that code."""
 
 
 @dataclass
 class WanGenerator:
-    """A loaded pipeline plus the settings that shape each call. Build with :meth:`from_settings`."""
+    """A loaded pipeline plus the registry entry that shapes each call. Build with :meth:`from_settings`."""
 
     pipe: Any  # diffusers.WanPipeline; its attributes are registered at runtime, so mypy cannot see them
-    settings: Settings
+    entry: ModelEntry
     capabilities: Capabilities
+    settings: Settings
+    # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
+    _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._schedulers.setdefault(None, self.pipe.scheduler)  # the checkpoint's own, as saved
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> WanGenerator:
+    def from_settings(cls, settings: Settings, model: str | None = None) -> WanGenerator:
+        """The generator for ``model`` (a public or entry name; default: the registry's default entry)."""
+        registry = registry_for_settings(settings)
+        entry = registry.entry_for(model) if model else registry.default_entry()
+        return cls.from_entry(entry, settings)
+
+    @classmethod
+    def from_entry(cls, entry: ModelEntry, settings: Settings) -> WanGenerator:
         import torch
 
         if settings.torch_threads is not None:
             # Process-wide. Also pins CPU determinism: float results differ between thread counts.
             torch.set_num_threads(settings.torch_threads)
         device = resolve_device(settings.device)
-        pipe = load_pipeline(_checkpoint(settings), device, resolve_dtype(settings.dtype, device))
-        return cls(pipe=pipe, settings=settings, capabilities=_capabilities(pipe, settings))
+        dtype = resolve_dtype(settings.dtype if settings.dtype != "auto" else entry.dtype, device)
+        pipe = load_pipeline(_checkpoint(entry, settings), dtype)
+        return cls.from_pipeline(pipe, entry, settings, device)
+
+    @classmethod
+    def from_pipeline(cls, pipe: Any, entry: ModelEntry, settings: Settings, device: str) -> WanGenerator:
+        """Wrap an already built pipeline (the benchmark builds full-size random weights in memory)."""
+        fit_to_entry(pipe, entry)
+        caps = capabilities(pipe, entry)
+        place(pipe, device, entry)
+        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings)
 
     def generate(self, job: GenerationJob, on_step: StepCallback) -> Frames:
         import torch
 
-        self._validate(job)
-        steps = self.settings.resolved_steps()
+        self.validate(job)
+        steps = self.entry.steps
 
         def step_end(_pipe: Any, i: int, _t: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
             on_step(i + 1, steps)  # may raise GenerationAborted, which leaves the pipeline call at once
             return callback_kwargs  # diffusers reads the tensors back from the returned dict
 
+        self.pipe.scheduler = self.scheduler_for(job.width, job.height)
         with torch.inference_mode():
             output = self.pipe(
-                prompt=job.prompt,
-                negative_prompt=job.negative_prompt,
-                width=job.width,
-                height=job.height,
-                num_frames=job.num_frames,
-                num_inference_steps=steps,
-                guidance_scale=self.settings.model_guidance_scale,
-                max_sequence_length=self.settings.model_max_sequence_length,
+                **self.pipeline_kwargs(job),
                 # The initial noise is drawn on the CPU whatever the device, so one seed gives the same
                 # starting latents on CPU and on any GPU (CUDA's RNG produces a different stream).
                 generator=torch.Generator(device="cpu").manual_seed(job.seed),
-                output_type="np",
                 callback_on_step_end=step_end,
             )
         return _to_uint8(output.frames[0])
 
-    def _validate(self, job: GenerationJob) -> None:
-        # The pipeline would silently round bad sizes (logging a warning) and return frames of another shape.
-        multiple, factor = self.capabilities.spatial_multiple, self.capabilities.temporal_factor
+    def pipeline_kwargs(self, job: GenerationJob) -> dict[str, Any]:
+        """The ``WanPipeline.__call__`` arguments for ``job`` from the entry's defaults (no torch objects)."""
+        entry = self.entry
+        kwargs: dict[str, Any] = {
+            "prompt": job.prompt,
+            "negative_prompt": job.negative_prompt,
+            "width": job.width,
+            "height": job.height,
+            "num_frames": job.num_frames,
+            "num_inference_steps": entry.steps,
+            "guidance_scale": entry.guidance_scale,
+            "max_sequence_length": entry.max_sequence_length,
+            "output_type": "np",
+        }
+        if entry.guidance_scale_2 is not None:
+            kwargs["guidance_scale_2"] = entry.guidance_scale_2  # the low-noise expert's (Wan2.2-A14B)
+        return kwargs
+
+    def validate(self, job: GenerationJob) -> None:
+        """Refuse, before any torch work, a job this model cannot make (the pipeline would silently round it)."""
+        caps, entry = self.capabilities, self.entry
+        multiple, factor = caps.spatial_multiple, caps.temporal_factor
         problems = []
         if min(job.width, job.height) < multiple or job.width % multiple or job.height % multiple:
-            size = f"{job.width}x{job.height}"
-            problems.append(f"width and height must be positive multiples of {multiple}, got {size}")
+            problems.append(f"width and height must be positive multiples of {multiple}, got {job.width}x{job.height}")
+        elif caps.max_pixels is not None and job.width * job.height > caps.max_pixels:
+            problems.append(f"width × height must be at most {caps.max_pixels}, got {job.width}x{job.height}")
         if job.num_frames < 1 or (job.num_frames - 1) % factor:
             problems.append(f"num_frames must be k·{factor}+1, got {job.num_frames}")
+        elif entry.max_frames is not None and job.num_frames > entry.max_frames:
+            problems.append(f"num_frames must be at most {entry.max_frames}, got {job.num_frames}")
         if problems:
-            raise ValueError("; ".join(problems))
+            raise UnsupportedJob(f"Model {entry.name} cannot generate this: {'; '.join(problems)}.")
+
+    def scheduler_for(self, width: int, height: int) -> Any:
+        """The scheduler with the entry's flow shift for this size (the checkpoint's own when none is set)."""
+        shift = self.entry.flow_shift_for(width, height)
+        if shift is not None and shift not in self._schedulers:
+            self._schedulers[shift] = scheduler_with_shift(self._schedulers[None], self.entry, shift)
+        return self._schedulers[shift]
 
 
-def resolve_device(device: str) -> str:
-    """'auto' → 'cuda' when a GPU is visible, else 'cpu'; anything else goes to torch as is."""
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def resolve_dtype(dtype: str, device: str) -> torch.dtype:
-    """'auto' → bfloat16 on a GPU (what Wan is trained in), float32 on CPU (bf16 saves little there)."""
-    import torch
-
-    if dtype == "auto":
-        dtype = "bfloat16" if device.startswith("cuda") else "float32"
-    if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be auto or one of {', '.join(_DTYPES)}, got {dtype!r}")
-    result: torch.dtype = getattr(torch, dtype)
-    return result
-
-
-def load_pipeline(model: str, device: str, dtype: torch.dtype) -> Any:
-    """``WanPipeline.from_pretrained`` (a folder, or a hub id in the local cache) moved to ``device``."""
-    import torch
-    from diffusers import WanPipeline
-
-    # Wan's VAE loses quality in half precision (upstream and diffusers' examples keep it float32), and it is
-    # a small share of the weights. The pipeline casts latents to the VAE's dtype before decoding.
-    pipe = WanPipeline.from_pretrained(  # type: ignore[no-untyped-call]
-        model, dtype={"default": dtype, "vae": torch.float32}
-    )
-    pipe.to(device)
-    pipe.set_progress_bar_config(disable=True)  # progress is reported through on_step, not stderr
-    return pipe
-
-
-def _checkpoint(settings: Settings) -> str:
-    if settings.is_demo_model:
+def _checkpoint(entry: ModelEntry, settings: Settings) -> str:
+    if entry.is_demo:
         from videosynth.backends.tiny import ensure_demo_checkpoint
 
-        return str(ensure_demo_checkpoint(settings))
-    return settings.model
-
-
-def _capabilities(pipe: Any, settings: Settings) -> Capabilities:
-    _, patch_h, patch_w = pipe.transformer.config.patch_size
-    return Capabilities(
-        fps=settings.model_fps,
-        # A latent cell spans vae_scale_factor_spatial pixels, a token spans a patch of cells: 8 × 2 = 16.
-        spatial_multiple=pipe.vae_scale_factor_spatial * math.lcm(patch_h, patch_w),
-        temporal_factor=pipe.vae_scale_factor_temporal,
-        max_pixels=settings.resolved_max_pixels(),
-    )
+        return str(ensure_demo_checkpoint(settings, demo_arch(entry)))
+    return entry.checkpoint
 
 
 def _to_uint8(frames: npt.NDArray[np.floating[Any]]) -> Frames:

@@ -10,16 +10,19 @@ from types import FrameType
 from videosynth import compose
 from videosynth.backends.wan import WanGenerator
 from videosynth.prompting.factory import build_extender
+from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
 from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
 
 
-def build_worker(settings: Settings) -> Worker:
+def build_worker(settings: Settings, model: str | None = None) -> Worker:
     tasks, _keys = compose.stores(settings)
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
+    # The model is loaded once, before the first claim, and stays resident.
+    generator = WanGenerator.from_settings(settings, model)
     config = WorkerConfig(
         worker_id=compose.worker_id(),
         lease_s=settings.lease_s,
@@ -27,17 +30,17 @@ def build_worker(settings: Settings) -> Worker:
         max_attempts=settings.max_attempts,
         poll_interval_s=settings.poll_interval_s,
         scratch_dir=scratch,
+        # Claim only what this model serves: with several entries, each GPU worker takes its own model's tasks.
+        models=registry_for_settings(settings).public_names_for(generator.entry.name),
         audio=AudioPolicy(settings.audio_max_bytes, settings.audio_timeout_s, settings.audio_allow_private),
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
     )
-    # The model is loaded once, before the first claim, and stays resident.
-    generator = WanGenerator.from_settings(settings)
     return Worker(tasks, compose.blob_store(settings), generator, build_extender(settings), config)
 
 
-def run_worker(settings: Settings) -> None:
-    worker = build_worker(settings)
+def run_worker(settings: Settings, model: str | None = None) -> None:
+    worker = build_worker(settings, model)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # First SIGTERM/SIGINT: drain (finish the current task, claim no more) for up to drain_grace_s, then give

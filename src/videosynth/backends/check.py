@@ -1,0 +1,77 @@
+"""``videosynth models check NAME``: load one registry model and time a short generation on this machine."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from dataclasses import dataclass, replace
+
+from videosynth.backends.base import GenerationJob
+from videosynth.domain.plan import frames_for, generation_size
+from videosynth.registry import ModelEntry, registry_for_settings
+from videosynth.settings import Settings
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    entry: ModelEntry
+    device: str
+    width: int
+    height: int
+    frames: int
+    steps: int
+    load_s: float
+    generate_s: float
+    peak_bytes: int
+    peak_kind: str  # "GPU allocated" (torch's counter on the device) or "process RSS" (CPU)
+
+    def lines(self) -> list[str]:
+        per_step = self.generate_s / self.steps
+        return [
+            f"model {self.entry.name} ({self.entry.arch}) from {self.entry.checkpoint} on {self.device}",
+            f"  loaded in {self.load_s:.2f} s",
+            f"  generated {self.width}x{self.height}, {self.frames} frames, {self.steps} steps in "
+            f"{self.generate_s:.2f} s ({per_step:.2f} s/step including text encoding and VAE decode)",
+            f"  peak memory {self.peak_bytes / 2**30:.2f} GiB ({self.peak_kind})",
+        ]
+
+
+def check_model(settings: Settings, name: str, steps: int = 2) -> CheckReport:
+    """Load ``name`` (public or entry name) and generate one second of video at its first native size."""
+    import torch
+
+    from videosynth.backends.wan import WanGenerator
+
+    entry = replace(registry_for_settings(settings).entry_for(name), steps=steps)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    start = time.perf_counter()
+    generator = WanGenerator.from_entry(entry, settings)
+    loaded = time.perf_counter()
+    width, height = _check_size(entry)
+    frames = frames_for(entry.fps, entry.temporal_factor)
+    job = GenerationJob("a red fox runs through fresh snow", "", width, height, frames, seed=0)
+    generator.generate(job, lambda _step, _total: None)
+    device = str(generator.pipe._execution_device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+    done = time.perf_counter()
+    peak, kind = _peak_memory(device)
+    return CheckReport(entry, device, width, height, frames, steps, loaded - start, done - loaded, peak, kind)
+
+
+def _check_size(entry: ModelEntry) -> tuple[int, int]:
+    if entry.native_sizes:
+        return entry.native_sizes[0]
+    return generation_size(1280, 720, entry.spatial_multiple, entry.pixel_cap)
+
+
+def _peak_memory(device: str) -> tuple[int, str]:
+    if device.startswith("cuda"):
+        import torch
+
+        return int(torch.cuda.max_memory_allocated()), "GPU allocated"
+    # ru_maxrss is KiB on Linux, bytes on macOS.
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss if sys.platform == "darwin" else rss * 1024, "process RSS"

@@ -1,0 +1,51 @@
+"""The model registry: which checkpoint serves each public model name, with its generation defaults (design.md §4).
+
+A TOML file (``VIDEOSYNTH_MODEL_REGISTRY``; default: ``videosynth/registry.toml``, shipped with the package) lists
+entries under ``[models.<name>]`` and points public DashScope names at them under ``[aliases]``; ``default``
+catches every public name not listed. Pure: tomllib and dataclasses, no torch, so the API side may read it too.
+"""
+
+from videosynth.registry.describe import describe
+from videosynth.registry.legacy import apply_settings, detect_arch, registry_for_settings
+from videosynth.registry.load import load_registry, parse_registry
+from videosynth.registry.model import (
+    ARCH_DEFAULTS,
+    ARCHS,
+    DEMO_PREFIX,
+    DTYPES,
+    MEMORY_MODES,
+    Arch,
+    ArchDefaults,
+    Dtype,
+    Memory,
+    ModelEntry,
+    Registry,
+    RegistryError,
+    Size,
+    demo_arch,
+    format_size,
+)
+
+__all__ = [
+    "ARCHS",
+    "ARCH_DEFAULTS",
+    "DEMO_PREFIX",
+    "DTYPES",
+    "MEMORY_MODES",
+    "Arch",
+    "ArchDefaults",
+    "Dtype",
+    "Memory",
+    "ModelEntry",
+    "Registry",
+    "RegistryError",
+    "Size",
+    "apply_settings",
+    "demo_arch",
+    "describe",
+    "detect_arch",
+    "format_size",
+    "load_registry",
+    "parse_registry",
+    "registry_for_settings",
+]

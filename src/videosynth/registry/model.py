@@ -1,0 +1,142 @@
+"""The model registry's types: one entry per checkpoint with its generation defaults, and the name routing."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+from videosynth.domain.catalog import PUBLIC_MODELS
+from videosynth.domain.errors import ModelNotFound
+
+Arch = Literal["wan2.1", "wan2.2-ti2v", "wan2.2-a14b"]
+Memory = Literal["gpu", "model_offload", "sequential_offload"]
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+ARCHS: tuple[str, ...] = get_args(Arch)
+MEMORY_MODES: tuple[str, ...] = get_args(Memory)
+DTYPES: tuple[str, ...] = get_args(Dtype)
+DEMO_PREFIX = "demo:"  # checkpoint "demo:<arch>": a tiny random-weight model built on first use
+
+Size = tuple[int, int]  # (width, height)
+
+
+class RegistryError(ValueError):
+    """The registry file is malformed; the message names the file and the key."""
+
+
+@dataclass(frozen=True)
+class ArchDefaults:
+    """What an architecture needs and what its published configs use, for keys an entry leaves out."""
+
+    fps: int
+    steps: int
+    guidance_scale: float
+    guidance_scale_2: float | None
+    spatial_multiple: int  # VAE spatial compression × transformer patch: 8×2 (Wan2.1 VAE) or 16×2 (Wan2.2 VAE)
+    temporal_factor: int  # VAE temporal compression: frames are k·4 + 1
+
+
+# Wan-Video's own configs (wan/configs/*.py in Wan2.1 and Wan2.2): sample_fps, sample_steps, sample_guide_scale.
+# flow_shift is not here: by default the checkpoint's scheduler keeps the shift it was saved with.
+ARCH_DEFAULTS: dict[str, ArchDefaults] = {
+    "wan2.1": ArchDefaults(16, 50, 5.0, None, 16, 4),
+    "wan2.2-ti2v": ArchDefaults(24, 50, 5.0, None, 32, 4),
+    # t2v_A14B.sample_guide_scale = (3.0, 4.0) is (low noise, high noise); diffusers' guidance_scale drives
+    # `transformer` (high noise), guidance_scale_2 drives `transformer_2` (low noise).
+    "wan2.2-a14b": ArchDefaults(16, 40, 4.0, 3.0, 16, 4),
+}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    checkpoint: str  # a diffusers folder, a hub id (in the local cache), or "demo:<arch>"
+    arch: Arch
+    fps: int
+    steps: int
+    guidance_scale: float
+    guidance_scale_2: float | None = None  # A14B only: the low-noise expert's guidance
+    boundary_ratio: float | None = None  # A14B only; None: the checkpoint's (0.875 for Wan2.2-T2V-A14B)
+    flow_shift: float | None = None  # None: the checkpoint's scheduler as saved
+    flow_shift_by_size: Mapping[Size, float] = field(default_factory=dict)  # native size → shift used near it
+    spatial_multiple: int = 16
+    temporal_factor: int = 4
+    max_pixels: int | None = None  # None: the largest native size, or no cap when none is listed
+    max_frames: int | None = None
+    native_sizes: tuple[Size, ...] = ()
+    max_sequence_length: int = 512
+    memory: Memory = "gpu"
+    vae_tiling: bool = False
+    dtype: Dtype = "auto"
+    description: str = ""
+
+    @property
+    def is_demo(self) -> bool:
+        return self.checkpoint.startswith(DEMO_PREFIX)
+
+    @property
+    def pixel_cap(self) -> int | None:
+        """The cap on generated width × height: explicit, else the largest native size (frames are resized up)."""
+        if self.max_pixels is not None:
+            return self.max_pixels
+        return max((w * h for w, h in self.native_sizes), default=None)
+
+    def flow_shift_for(self, width: int, height: int) -> float | None:
+        """The shift for a generation: that of the native size nearest in area (Wan2.1: 3.0 at 480P, 5.0 at 720P)."""
+        if not self.flow_shift_by_size:
+            return self.flow_shift
+        nearest = min(self.native_sizes, key=lambda s: (abs(math.log(s[0] * s[1] / (width * height))), s))
+        return self.flow_shift_by_size.get(nearest, self.flow_shift)
+
+
+@dataclass(frozen=True)
+class Registry:
+    source: str  # the file it came from, for messages
+    models: Mapping[str, ModelEntry]
+    aliases: Mapping[str, str]  # public name → entry name
+    default: str | None = None  # entry for public names not in aliases
+
+    def entry_for(self, name: str) -> ModelEntry:
+        """The entry serving ``name``: a public name (alias, else the default) or an entry's own name."""
+        target = self.aliases.get(name)
+        if target is None and name in self.models:
+            target = name
+        if target is None and name in PUBLIC_MODELS:
+            target = self.default
+        if target is None:
+            raise ModelNotFound()
+        return self.models[target]
+
+    def default_entry(self) -> ModelEntry:
+        """The entry a worker loads when told no model: the default, else the first alias target."""
+        name = self.default or next(iter(self.aliases.values()), None) or next(iter(self.models), None)
+        if name is None:
+            raise RegistryError(f"{self.source}: no models configured")
+        return self.models[name]
+
+    def public_names_for(self, entry_name: str) -> tuple[str, ...]:
+        """Every public name routed to ``entry_name`` (what a worker serving it should claim)."""
+        return tuple(name for name in PUBLIC_MODELS if self._target(name) == entry_name)
+
+    def served_entries(self) -> tuple[str, ...]:
+        """Entries some public name reaches, in file order."""
+        reached = {self._target(name) for name in PUBLIC_MODELS}
+        return tuple(name for name in self.models if name in reached)
+
+    def _target(self, public_name: str) -> str | None:
+        return self.aliases.get(public_name, self.default)
+
+
+def parse_arch(value: str, source: str, where: str) -> Arch:
+    if value not in ARCHS:
+        raise RegistryError(f"{source}: {where} must be one of {', '.join(ARCHS)}, got {value!r}")
+    return value  # type: ignore[return-value]  # checked against the Literal's members just above
+
+
+def demo_arch(entry: ModelEntry) -> Arch:
+    return parse_arch(entry.checkpoint.removeprefix(DEMO_PREFIX), "?", f"[models.{entry.name!r}] checkpoint")
+
+
+def format_size(size: Size) -> str:
+    return f"{size[0]}*{size[1]}"

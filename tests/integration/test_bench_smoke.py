@@ -1,0 +1,41 @@
+"""The generation benchmark's --tiny mode, once: the table and JSON it prints (no timing assertions)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from videosynth.bench_generation import DEFAULT_MODELS, main
+from videosynth.bench_report import COLUMNS
+
+
+def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["--tiny", "--threads", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+
+    header = "| " + " | ".join(COLUMNS) + " |"
+    assert header in text
+    assert "Reproduce: `python bench/generation.py --tiny --threads 1 --json " in text
+    table = [line for line in text.splitlines() if line.startswith("| wan")]
+    assert [line.split(" | ")[:2] for line in table] == [
+        [f"| {model}", runner] for model in DEFAULT_MODELS for runner in ("diffusers", "videosynth")
+    ]
+    assert all(len(line.split(" | ")) == len(COLUMNS) for line in table)
+
+    data = json.loads(out.read_text())
+    assert data["device"].startswith("cpu")
+    assert len(data["rows"]) == 2 * len(DEFAULT_MODELS)
+    for check in data["flop_checks"]:
+        assert abs(check["relative_error"]) < 0.02  # the analytic FLOP model agrees with torch's counter
+    for row in data["rows"]:
+        assert row["steps"] == 2
+        assert (row["width"], row["height"], row["frames"]) == (64, 64, 9)
+        assert row["step_s"] > 0
+        assert row["tflops"] > 0
+        if row["runner"] == "videosynth":
+            # Same seed, same eager arithmetic today; batching the guidance passes (design.md §7) may move
+            # values by a level or two.
+            assert row["max_abs_diff"] <= 2
