@@ -17,7 +17,7 @@ import pytest
 
 from videosynth.prompting.cache import LruCache
 from videosynth.prompting.extender import RewritingExtender
-from videosynth.prompting.factory import build_extender, describe
+from videosynth.prompting.factory import build_extender, describe, preload
 from videosynth.prompting.local import LocalChatRewriter
 from videosynth.prompting.system_prompts import SYSTEM_PROMPT_EN, SYSTEM_PROMPT_ZH
 from videosynth.settings import Settings
@@ -176,7 +176,9 @@ def test_factory_path_times_out_within_the_deadline(model_dir: Path, tmp_path: P
     rewriter = extender.rewriter
     assert isinstance(rewriter, LocalChatRewriter)
     assert rewriter.max_new_tokens == 512  # far more than fits in 0.3 s on CPU
-    rewriter.load()  # the worker's warm-up: the load itself is not part of the time limit
+    assert not rewriter.loaded
+    preload(extender)  # the worker's warm-up: the load itself is not part of the time limit
+    assert rewriter.loaded
 
     started = time.monotonic()
     outcome = extender.extend("a cat playing piano")

@@ -63,3 +63,11 @@ def describe(settings: Settings) -> str:
         url = settings.prompt_extend_base_url or "the default OpenAI endpoint"
         return f"prompt extension: openai-compatible {url} model {model}, {timeout}"
     return f"prompt extension: local model {model}, {timeout}"
+
+
+def preload(extender: PromptExtender) -> None:
+    """Load a local chat model now (worker start), so the first task does not pay for it. No-op otherwise."""
+    if isinstance(extender, RewritingExtender):
+        load = getattr(extender.rewriter, "load", None)  # only the local provider holds weights
+        if callable(load):
+            load()

@@ -9,7 +9,7 @@ from types import FrameType
 
 from videosynth import compose
 from videosynth.backends.wan import WanGenerator
-from videosynth.prompting.factory import build_extender
+from videosynth.prompting.factory import build_extender, preload
 from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
 from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
@@ -36,7 +36,9 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
     )
-    return Worker(tasks, compose.blob_store(settings), generator, build_extender(settings), config)
+    extender = build_extender(settings)
+    preload(extender)
+    return Worker(tasks, compose.blob_store(settings), generator, extender, config)
 
 
 def run_worker(settings: Settings, model: str | None = None) -> None:
