@@ -12,6 +12,7 @@ import typer
 
 from videosynth import compose, logs
 from videosynth.settings import Settings
+from videosynth.store.protocols import KeyStore
 
 app = typer.Typer(help="Self-hosted text-to-video that speaks DashScope's Wan API.", no_args_is_help=True)
 keys_app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
@@ -82,12 +83,17 @@ def migrate() -> None:
     typer.echo(f"database at revision {store_migrate.head_revision()}")
 
 
-@keys_app.command("create")
-def keys_create(name: Annotated[str, typer.Option(help="A label for the key.")]) -> None:
-    """Create a key. It is shown once, alone on the last line; only its hash is stored."""
+def _key_store() -> KeyStore:
     settings = _settings()
     compose.prepare_database(settings, auto_migrate=True)
     _, key_store = compose.stores(settings)
+    return key_store
+
+
+@keys_app.command("create")
+def keys_create(name: Annotated[str, typer.Option(help="A label for the key.")]) -> None:
+    """Create a key. It is shown once, alone on the last line; only its hash is stored."""
+    key_store = _key_store()
     key, secret = key_store.create(name, int(time.time() * 1000))
     typer.echo(f"created key {key.key_id} ({key.name}); store it now, it is not shown again:")
     typer.echo(secret)
@@ -96,9 +102,7 @@ def keys_create(name: Annotated[str, typer.Option(help="A label for the key.")])
 @keys_app.command("list")
 def keys_list() -> None:
     """List keys (never their secrets)."""
-    settings = _settings()
-    compose.prepare_database(settings, auto_migrate=True)
-    _, key_store = compose.stores(settings)
+    key_store = _key_store()
     typer.echo(f"{'KEY_ID':<24} {'NAME':<20} {'PREFIX':<12} {'CREATED (UTC)':<20} STATUS")
     for key in key_store.list():
         created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(key.created_ms / 1000))
@@ -109,9 +113,7 @@ def keys_list() -> None:
 @keys_app.command("revoke")
 def keys_revoke(key: Annotated[str, typer.Argument(help="Key id or name.")]) -> None:
     """Revoke a key by id or name; requests with it get 401 at once."""
-    settings = _settings()
-    compose.prepare_database(settings, auto_migrate=True)
-    _, key_store = compose.stores(settings)
+    key_store = _key_store()
     count = key_store.revoke(key, int(time.time() * 1000))
     if count == 0:
         typer.echo(f"no active key with id or name {key!r}", err=True)

@@ -6,8 +6,8 @@ import threading
 import uuid
 
 import pytest
+from tests.integration.test_store import make_task
 
-from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.store.protocols import Purged
 from videosynth.store.sql import SqlTaskStore
@@ -22,28 +22,7 @@ def add_task(store: SqlTaskStore, status: TaskStatus, submit_ms: int) -> Task:
     task_id = str(uuid.uuid4())
     # A model of its own, so claiming this task never picks up another PENDING one.
     model = f"model-{task_id}"
-    request = GenerationRequest(
-        model=model,
-        prompt="一只猫在雨中跳舞",
-        negative_prompt="",
-        width=1280,
-        height=720,
-        resolution="720P",
-        ratio="16:9",
-        duration=5,
-        seed=None,
-        prompt_extend=False,
-        watermark=False,
-    )
-    task = Task(
-        task_id=task_id,
-        key_id="key-a",
-        request=request,
-        status=TaskStatus.PENDING,
-        submit_ms=submit_ms,
-        request_id=str(uuid.uuid4()),
-        seed=7,
-    )
+    task = make_task(task_id=task_id, model=model, submit_ms=submit_ms)
     store.create(task)
     now = submit_ms + 1000
     if status is TaskStatus.CANCELED:
