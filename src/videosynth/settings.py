@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     heartbeat_s: float = Field(5.0, gt=0, description="How often a worker renews its lease.")
     max_attempts: int = Field(3, ge=1, description="Claims per task before it FAILS with InternalError.")
     poll_interval_s: float = Field(0.5, gt=0, description="Idle worker's wait between claim attempts.")
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535, description="Serve the worker's Prometheus metrics on this port (127.0.0.1)."
+    )
     drain_grace_s: float = Field(
         600.0, ge=0, description="On SIGTERM, finish the current task for this long, then give it back."
     )

@@ -159,3 +159,13 @@ def test_another_keys_task_is_unknown(server: Server, key: str, other_key: str, 
     else:  # exactly what a made-up id gets: no hint that the task exists
         assert seen["output"] == {"task_id": task_id, "task_status": "UNKNOWN"}
         assert query(server.base_url, viewer, "made-up")["output"]["task_status"] == "UNKNOWN"
+
+
+def test_metrics_show_routes_queue_and_task_states(server: Server, key: str) -> None:
+    body = {"model": "wan2.7-t2v", "input": {"prompt": "metrics"}, "parameters": {"duration": 2}}
+    task_id = submit(server.base_url, key, body).json()["output"]["task_id"]
+    wait_final(server.base_url, key, task_id)
+    text = httpx.get(f"{server.base_url}/metrics").text
+    assert 'route="/api/v1/tasks/{task_id}"' in text and task_id not in text  # templates, never raw ids
+    assert re.search(r'videosynth_tasks\{[^}]*status="SUCCEEDED"[^}]*\} [1-9]', text)
+    assert "videosynth_queue_depth" in text and "videosynth_workers_active" in text

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from fastapi import FastAPI
 
 from videosynth import __version__, compose
-from videosynth.api import apiyi, dashscope, files, ops
+from videosynth.api import apiyi, dashscope, files, metrics, ops
 from videosynth.api.context import RequestIdMiddleware
 from videosynth.api.errors import install_error_handlers
 from videosynth.api.ops import ReadinessCheck
@@ -59,7 +59,9 @@ def build_app(settings: Settings) -> FastAPI:
         checks["prompt_extension"] = describe_extension(settings)
         return {"ready": all(c["ok"] for c in checks.values() if isinstance(c, dict)), **checks}
 
-    return create_app(settings, service, readiness, local)
+    app = create_app(settings, service, readiness, local)
+    metrics.register(app, opened.engine)
+    return app
 
 
 def _storage_ok(blobs: BlobStore, settings: Settings) -> bool:

@@ -12,6 +12,7 @@ from videosynth.backends.wan import WanGenerator
 from videosynth.prompting.factory import build_extender, preload
 from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
+from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,10 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
     )
     extender = build_extender(settings)
     preload(extender)
-    return Worker(tasks, compose.blob_store(settings), generator, extender, config)
+    metrics = WorkerMetrics(device=settings.device)
+    if settings.worker_metrics_port is not None:
+        metrics.serve(settings.worker_metrics_port)
+    return Worker(tasks, compose.blob_store(settings), generator, extender, config, metrics)
 
 
 def run_worker(settings: Settings, model: str | None = None) -> None:

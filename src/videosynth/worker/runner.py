@@ -25,6 +25,7 @@ from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import TaskStore
 from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
+from videosynth.worker.metrics import WorkerMetrics
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,9 @@ class Worker:
         generator: Generator,
         extender: PromptExtender,
         config: WorkerConfig,
+        metrics: WorkerMetrics | None = None,
     ) -> None:
+        self._metrics = metrics or WorkerMetrics()
         self._tasks = tasks
         self._blobs = blobs
         self._generator = generator
@@ -105,13 +108,17 @@ class Worker:
         return True
 
     def _process(self, task: Task, beat: Heartbeat) -> None:
-        cfg = self._config
+        cfg, model = self._config, task.request.model
+        if task.scheduled_ms is not None and task.attempts == 1:
+            self._metrics.observe_phase("queue_wait", model, (task.scheduled_ms - task.submit_ms) / 1000)
         try:
-            outcome = self._extender.extend(task.request.prompt) if task.request.prompt_extend else None
+            with self._metrics.timed("extend", model):
+                outcome = self._extender.extend(task.request.prompt) if task.request.prompt_extend else None
             key = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
+            self._metrics.task_finished("LOST" if beat.lost.is_set() else "RELEASED", model)
             log.warning("task given back", extra={"task_id": task.task_id, "lease_lost": beat.lost.is_set()})
             return
         except VideosynthError as exc:
@@ -132,22 +139,27 @@ class Worker:
             outcome.actual_prompt if outcome else None,
             _extension_record(outcome.to_dict()) if outcome else None,
         )
+        self._metrics.task_finished("SUCCEEDED" if won else "LOST", model)
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
     def _render(self, task: Task, prompt: str, beat: Heartbeat) -> str:
         key = f"{task.task_id}.mp4"
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch:
             audio = self._audio(task, Path(scratch))  # before generating: a bad URL must not cost GPU time
-            plan = self._plan(task)
-            frames = fit_frames(self._generator.generate(self._job(task, prompt, plan), self._on_step(beat)), plan)
-            if task.request.watermark:
-                frames = watermark(frames)
+            plan, model = self._plan(task), task.request.model
+            with self._metrics.timed("generate", model):
+                frames = self._generator.generate(self._job(task, prompt, plan), self._on_step(beat))
             beat.report(_ENCODING)
             path = Path(scratch) / key
-            encode_mp4(frames, path, plan.fps, audio=audio)
+            with self._metrics.timed("encode", model):
+                frames = fit_frames(frames, plan)
+                if task.request.watermark:
+                    frames = watermark(frames)
+                encode_mp4(frames, path, plan.fps, audio=audio)
             if beat.lost.is_set():
                 raise GenerationAborted()
-            self._blobs.put_file(key, path, "video/mp4")
+            with self._metrics.timed("upload", model):
+                self._blobs.put_file(key, path, "video/mp4")
         return key
 
     @staticmethod
@@ -198,6 +210,7 @@ class Worker:
 
     def _fail(self, task: Task, code: str, message: str) -> None:
         self._tasks.finish_failure(task.task_id, self._config.worker_id, _now_ms(), code, message)
+        self._metrics.task_finished("FAILED", task.request.model)
         log.warning("task failed", extra={"task_id": task.task_id, "code": code})
 
 
