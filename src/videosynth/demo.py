@@ -112,7 +112,7 @@ def run_demo(settings: Settings, prompt: str, out: Path | None, timeout_s: float
             f"{info.codec} {info.pix_fmt}, {target.stat().st_size} bytes, seed {seed}"
         )
         if settings.is_demo_model:
-            _say("  (demo model: tiny random weights, so the picture is noise; see README for real Wan weights)")
+            _say("  (demo model: tiny random weights, so the picture is meaningless; README 'Models' has real Wan)")
         return 0
     finally:
         server.terminate()

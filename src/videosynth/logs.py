@@ -30,5 +30,7 @@ def configure(level: str) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # Alembic narrates every migration check at INFO; keep the log about tasks and requests.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
+    # Alembic narrates every migration check and httpx every request (signed links included) at INFO; keep the
+    # log about tasks and requests.
+    for chatty in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

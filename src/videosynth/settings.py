@@ -102,14 +102,6 @@ class Settings(BaseSettings):
     def demo_checkpoint_dir(self) -> Path:
         return (self.data_dir / "models" / "tiny-wan2.1").resolve()
 
-    def resolved_steps(self) -> int:
-        return self.model_steps or (4 if self.is_demo_model else 50)
-
-    def resolved_max_pixels(self) -> int | None:
-        if self.model_max_pixels is not None:
-            return self.model_max_pixels
-        return 64 * 64 if self.is_demo_model else None
-
     def signing_key(self) -> bytes:
         """The HMAC key for result links: configured, or created once in the data dir so links survive restarts."""
         if self.url_secret is not None:

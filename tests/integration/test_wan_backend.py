@@ -126,7 +126,7 @@ def test_demo_model_is_built_on_first_use(tmp_path: Path) -> None:
     gen = WanGenerator.from_settings(settings)
     assert (settings.demo_checkpoint_dir() / "model_index.json").is_file()
     assert gen.capabilities.max_pixels == 64 * 64
-    assert gen.settings.resolved_steps() == 4
+    assert gen.entry.steps == 4
 
 
 def test_tiny_build_is_reproducible(checkpoint: Path, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import threading
 from types import FrameType
 
 from videosynth import compose
-from videosynth.backends.wan import WanGenerator
+from videosynth.backends.wan import WanGenerator, resolve_device
 from videosynth.prompting.factory import build_extender, preload
 from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
@@ -39,9 +39,10 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
     )
     extender = build_extender(settings)
     preload(extender)
-    metrics = WorkerMetrics(device=settings.device)
+    metrics = WorkerMetrics(device=resolve_device(settings.device))  # "cuda:0", not "auto"
     if settings.worker_metrics_port is not None:
-        metrics.serve(settings.worker_metrics_port)
+        server = metrics.serve(settings.worker_metrics_port)
+        log.info("worker metrics", extra={"url": f"http://{server.host}:{server.port}/metrics"})
     return Worker(tasks, compose.blob_store(settings), generator, extender, config, metrics)
 
 

@@ -103,7 +103,10 @@ class Worker:
         if task is None:
             return False
         log.info("task claimed", extra={"task_id": task.task_id, "attempt": task.attempts})
-        with Heartbeat(self._tasks, task.task_id, cfg.worker_id, cfg.lease_s, cfg.heartbeat_s) as beat:
+        beat = Heartbeat(
+            self._tasks, task.task_id, cfg.worker_id, cfg.lease_s, cfg.heartbeat_s, on_beat=self._metrics.heartbeat
+        )
+        with self._metrics.busy(), beat:
             self._process(task, beat)
         return True
 
@@ -112,8 +115,10 @@ class Worker:
         if task.scheduled_ms is not None and task.attempts == 1:
             self._metrics.observe_phase("queue_wait", model, (task.scheduled_ms - task.submit_ms) / 1000)
         try:
-            with self._metrics.timed("extend", model):
-                outcome = self._extender.extend(task.request.prompt) if task.request.prompt_extend else None
+            outcome = None
+            if task.request.prompt_extend:  # time only real extensions: zeros would swamp the histogram
+                with self._metrics.timed("extend", model):
+                    outcome = self._extender.extend(task.request.prompt)
             key = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
@@ -139,7 +144,7 @@ class Worker:
             outcome.actual_prompt if outcome else None,
             _extension_record(outcome.to_dict()) if outcome else None,
         )
-        self._metrics.task_finished("SUCCEEDED" if won else "LOST", model)
+        self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
     def _render(self, task: Task, prompt: str, beat: Heartbeat) -> str:
@@ -209,8 +214,8 @@ class Worker:
         )
 
     def _fail(self, task: Task, code: str, message: str) -> None:
-        self._tasks.finish_failure(task.task_id, self._config.worker_id, _now_ms(), code, message)
-        self._metrics.task_finished("FAILED", task.request.model)
+        won = self._tasks.finish_failure(task.task_id, self._config.worker_id, _now_ms(), code, message)
+        self._metrics.task_finished("FAILED" if won else "LOST", task.request.model, _since(task.submit_ms))
         log.warning("task failed", extra={"task_id": task.task_id, "code": code})
 
 
@@ -221,3 +226,7 @@ def _extension_record(outcome: dict[str, Any]) -> dict[str, Any]:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _since(epoch_ms: int) -> float:
+    return max(_now_ms() - epoch_ms, 0) / 1000
