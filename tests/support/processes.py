@@ -18,6 +18,7 @@ from tests.support.server import BASE_ENV
 class WorkerProcess:
     data_dir: Path
     env: dict[str, str]
+    args: tuple[str, ...] = ()
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
 
@@ -29,7 +30,11 @@ class WorkerProcess:
         env = {**os.environ, **BASE_ENV, "VIDEOSYNTH_DATA_DIR": str(self.data_dir), **self.env}
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "videosynth", "worker"], env=env, stdout=log, stderr=log, start_new_session=True
+            [sys.executable, "-m", "videosynth", "worker", *self.args],
+            env=env,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
         return self
 

@@ -9,6 +9,11 @@ from sqlalchemy import URL, Engine, create_engine, event, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
+# Keep as many connections open as the API's threadpool (40) can use at once: with the default pool (5 + 10
+# overflow) every request beyond 5 concurrent opened a fresh connection (SQLite: the PRAGMAs again; PostgreSQL: a
+# new backend process) and dropped it afterwards, which cost more than the queries themselves.
+POOL = {"pool_size": 20, "max_overflow": 20}
+
 # WAL lets API readers poll while a worker writes; NORMAL is durable enough under WAL (a power cut can lose
 # the last commits, never corrupt the file); busy_timeout makes a writer wait for the lock instead of failing.
 # busy_timeout comes first so switching to WAL (which needs a lock) waits too.
@@ -26,14 +31,14 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
     # pre_ping: a PostgreSQL restart or an idle-connection reaper must not surface as a failed request.
-    return create_engine(parsed, pool_pre_ping=True)
+    return create_engine(parsed, pool_pre_ping=True, **POOL)
 
 
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url)
+    engine = create_engine(url, **POOL) if database not in (None, "", ":memory:") else create_engine(url)
     event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
