@@ -5,15 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from videosynth.api.deps import KeyDep, ServiceDep, base_url
+from videosynth.api.deps import AuthorizationHeader, ServiceDep, base_url, with_key
 from videosynth.domain.task import TaskStatus, relay_status
+from videosynth.service import TaskService
+from videosynth.store.protocols import ApiKey
 
 router = APIRouter()
 
 
 @router.get("/v1/tasks/{task_id}")
-def poll_task(task_id: str, request: Request, service: ServiceDep, key: KeyDep) -> dict[str, Any]:
+async def poll_task(
+    task_id: str, request: Request, service: ServiceDep, authorization: AuthorizationHeader = None
+) -> JSONResponse:
+    base = base_url(request)
+    return JSONResponse(await with_key(service, authorization, lambda key: _poll(service, key, task_id, base)))
+
+
+def _poll(service: TaskService, key: ApiKey, task_id: str, base: str) -> dict[str, Any]:
     task = service.get(key, task_id)
     if task is None:
         # Unknown, expired and other keys' tasks look identical; "failed" ends a relay client's poll loop.
@@ -35,7 +45,7 @@ def poll_task(task_id: str, request: Request, service: ServiceDep, key: KeyDep) 
         "task_id": task.task_id,
         "status": relay_status(task.status),
         "progress": progress,
-        "result_url": service.result_url(task, base_url(request)),
+        "result_url": service.result_url(task, base),
         "error": error,
     }
 

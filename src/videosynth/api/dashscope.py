@@ -7,14 +7,16 @@ from datetime import datetime, tzinfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Header, Query, Request
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from videosynth.api.body import read_json
 from videosynth.api.context import request_id_of
-from videosynth.api.deps import KeyDep, ServiceDep, base_url
+from videosynth.api.deps import AuthorizationHeader, KeyDep, ServiceDep, base_url, with_key
 from videosynth.domain.errors import AccessDenied, InvalidParameter
 from videosynth.domain.task import Task, TaskStatus, format_time
 from videosynth.service import ListQuery, TaskService
+from videosynth.store.protocols import ApiKey
 
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 PREFIXES = ("/api/v1", "/wan/api/v1")
@@ -69,15 +71,18 @@ async def create_task(
 
 
 @router.get("/tasks/{task_id}")
-def query_task(task_id: str, request: Request, service: ServiceDep, key: KeyDep) -> dict[str, Any]:
-    request_id = request_id_of(request)
-    task = service.get(key, task_id)
-    if task is None:
-        return {
-            "request_id": request_id,
-            "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value},
-        }
-    return {"request_id": request_id, **render_task(task, service, base_url(request), _zone(request))}
+async def query_task(
+    task_id: str, request: Request, service: ServiceDep, authorization: AuthorizationHeader = None
+) -> JSONResponse:
+    request_id, base, zone = request_id_of(request), base_url(request), _zone(request)
+
+    def lookup(key: ApiKey) -> dict[str, Any]:
+        task = service.get(key, task_id)
+        if task is None:
+            return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}}
+        return {"request_id": request_id, **render_task(task, service, base, zone)}
+
+    return JSONResponse(await with_key(service, authorization, lookup))
 
 
 @router.post("/tasks/{task_id}/cancel")
