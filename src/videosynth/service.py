@@ -117,12 +117,15 @@ class TaskService:
             return None
         return task
 
+    def _retention_floor_ms(self) -> int:
+        """Tasks submitted before this read as UNKNOWN (DashScope keeps tasks 24 h)."""
+        return self._now_ms() - int(self._settings.retention_s * 1000)
+
     def _expired(self, task: Task) -> bool:
-        return self._now_ms() - task.submit_ms > self._settings.retention_s * 1000
+        return task.submit_ms < self._retention_floor_ms()
 
     def list(self, key: ApiKey, query: ListQuery) -> TaskPage:
-        floor = self._now_ms() - self._settings.retention_s * 1000
-        start = max(query.start_ms or 0, floor)
+        start = max(query.start_ms or 0, self._retention_floor_ms())
         return self._tasks.list(
             key.key_id, query.page_no, query.page_size, query.status, query.model, start, query.end_ms
         )

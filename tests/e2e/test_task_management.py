@@ -86,3 +86,11 @@ def test_idempotency_key_returns_the_same_task(api_only: Server) -> None:
     assert changed.status_code == 400 and "Idempotency-Key" in changed.json()["message"]
     other = submit(api_only.base_url, api_only.create_key(), body, **{"Idempotency-Key": "aisdk_vid_0123456789abcdef"})
     assert other.json()["output"]["task_id"] != first.json()["output"]["task_id"]
+
+
+def test_readyz_reports_database_storage_and_extension(api_only: Server) -> None:
+    response = httpx.get(f"{api_only.base_url}/readyz")
+    assert response.status_code == 200
+    report = response.json()
+    assert report["ready"] is True and report["database"]["ok"] and report["storage"]["ok"]
+    assert report["prompt_extension"] == "prompt extension off"

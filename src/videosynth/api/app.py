@@ -51,7 +51,7 @@ def build_app(settings: Settings) -> FastAPI:
     def readiness() -> dict[str, Any]:
         checks: dict[str, Any] = {}
         try:
-            migrate.check_current(settings.resolved_database_url())
+            migrate.check_current(opened.engine)  # the app's pool: no engine built and dropped per probe
             checks["database"] = {"ok": True, "pending_tasks": tasks.count_pending()}
         except Exception as exc:  # report, never raise: readiness is for load balancers
             checks["database"] = {"ok": False, "error": type(exc).__name__}
