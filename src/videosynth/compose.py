@@ -14,6 +14,7 @@ from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 from videosynth.store.limits import SqlRateLimiter
+from videosynth.store.reads import KeyTaskReader, key_task_reader
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 
 
@@ -37,12 +38,13 @@ class Stores:
     tasks: SqlTaskStore
     keys: SqlKeyStore
     limiter: SqlRateLimiter
+    reader: KeyTaskReader
     engine: Engine
 
 
 def open_all(settings: Settings) -> Stores:
     tasks, keys, engine = open_stores(settings.resolved_database_url())
-    return Stores(tasks, keys, SqlRateLimiter(engine), engine)
+    return Stores(tasks, keys, SqlRateLimiter(engine), key_task_reader(engine), engine)
 
 
 def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:

@@ -18,6 +18,8 @@ from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import ApiKey, IdempotencyConflict, KeyStore, TaskPage, TaskStore
+from videosynth.store.reads import KeyTaskReader
+from videosynth.store.sql import hash_secret
 
 Clock = Callable[[], float]
 
@@ -44,6 +46,14 @@ def request_hash(body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def bearer_secret(authorization: str | None) -> str:
+    """The secret of an ``Authorization: Bearer <secret>`` header; anything else is "No API-key provided"."""
+    scheme, _, secret = (authorization or "").strip().partition(" ")
+    if not secret.strip() or scheme.lower() != "bearer":
+        raise InvalidApiKey("No API-key provided.")
+    return secret.strip()
+
+
 class TaskService:
     def __init__(
         self,
@@ -52,10 +62,12 @@ class TaskService:
         blobs: BlobStore,
         settings: Settings,
         limiter: RateLimiter,
+        reader: KeyTaskReader,
         models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
         clock: Clock = time.time,
     ) -> None:
         self._limiter = limiter
+        self._reader = reader
         self._tasks = tasks
         self._keys = keys
         self._blobs = blobs
@@ -68,13 +80,18 @@ class TaskService:
         return int(self._clock() * 1000)
 
     def authenticate(self, authorization: str | None) -> ApiKey:
-        scheme, _, secret = (authorization or "").strip().partition(" ")
-        if not secret.strip() or scheme.lower() != "bearer":
-            raise InvalidApiKey("No API-key provided.")
-        key = self._keys.authenticate(secret.strip())
+        key = self._keys.authenticate(bearer_secret(authorization))
         if key is None:
             raise InvalidApiKey()
         return key
+
+    async def poll(self, authorization: str | None, task_id: str) -> Task | None:
+        """authenticate + get in one query on the event loop: the status poll, the API's hot path."""
+        found = await self._reader.find(hash_secret(bearer_secret(authorization)), task_id)
+        if found.key is None:
+            raise InvalidApiKey()
+        task = found.task
+        return None if task is None or self._expired(task) else task
 
     def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
         self._check_limits(key)

@@ -7,24 +7,20 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from videosynth.api.deps import AuthorizationHeader, ServiceDep, base_url, with_key
-from videosynth.domain.task import TaskStatus, relay_status
-from videosynth.service import TaskService
-from videosynth.store.protocols import ApiKey
+from videosynth.api.deps import POLL_PARAMETERS, poll_inputs, result_url
+from videosynth.domain.task import Task, TaskStatus, relay_status
 
 router = APIRouter()
 
 
-@router.get("/v1/tasks/{task_id}")
-async def poll_task(
-    task_id: str, request: Request, service: ServiceDep, authorization: AuthorizationHeader = None
-) -> JSONResponse:
-    base = base_url(request)
-    return JSONResponse(await with_key(service, authorization, lambda key: _poll(service, key, task_id, base)))
+@router.get("/v1/tasks/{task_id}", openapi_extra=POLL_PARAMETERS)
+async def poll_task(request: Request) -> JSONResponse:
+    service, authorization, task_id = poll_inputs(request)
+    task = await service.poll(authorization, task_id)
+    return JSONResponse(_render(task, task_id, None if task is None else result_url(service, task, request)))
 
 
-def _poll(service: TaskService, key: ApiKey, task_id: str, base: str) -> dict[str, Any]:
-    task = service.get(key, task_id)
+def _render(task: Task | None, task_id: str, video_url: str | None) -> dict[str, Any]:
     if task is None:
         # Unknown, expired and other keys' tasks look identical; "failed" ends a relay client's poll loop.
         message = "Task does not exist or has expired."
@@ -45,7 +41,7 @@ def _poll(service: TaskService, key: ApiKey, task_id: str, base: str) -> dict[st
         "task_id": task.task_id,
         "status": relay_status(task.status),
         "progress": progress,
-        "result_url": service.result_url(task, base),
+        "result_url": video_url,
         "error": error,
     }
 

@@ -12,11 +12,10 @@ from starlette.concurrency import run_in_threadpool
 
 from videosynth.api.body import read_json
 from videosynth.api.context import request_id_of
-from videosynth.api.deps import AuthorizationHeader, KeyDep, ServiceDep, base_url, with_key
+from videosynth.api.deps import POLL_PARAMETERS, KeyDep, ServiceDep, poll_inputs, result_url
 from videosynth.domain.errors import AccessDenied, InvalidParameter
 from videosynth.domain.task import Task, TaskStatus, format_time
-from videosynth.service import ListQuery, TaskService
-from videosynth.store.protocols import ApiKey
+from videosynth.service import ListQuery
 
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 PREFIXES = ("/api/v1", "/wan/api/v1")
@@ -30,7 +29,7 @@ def _zone(request: Request) -> tzinfo:
     return zone
 
 
-def render_task(task: Task, service: TaskService, base: str, zone: tzinfo) -> dict[str, Any]:
+def render_task(task: Task, video_url: str | None, zone: tzinfo) -> dict[str, Any]:
     """The `output` (and `usage`) of a query response, with only the fields the task's state has."""
     output: dict[str, Any] = {"task_id": task.task_id, "task_status": task.status.value}
     times = {"submit_time": task.submit_ms, "scheduled_time": task.scheduled_ms, "end_time": task.end_ms}
@@ -40,9 +39,8 @@ def render_task(task: Task, service: TaskService, base: str, zone: tzinfo) -> di
         output["actual_prompt"] = task.actual_prompt
     if task.extension:
         output["prompt_extension"] = task.extension
-    url = service.result_url(task, base)
-    if url:
-        output["video_url"] = url
+    if video_url:
+        output["video_url"] = video_url
     if task.status is TaskStatus.FAILED:
         output["code"] = task.error_code or "InternalError"
         output["message"] = task.error_message or ""
@@ -70,19 +68,17 @@ async def create_task(
     return {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
 
 
-@router.get("/tasks/{task_id}")
-async def query_task(
-    task_id: str, request: Request, service: ServiceDep, authorization: AuthorizationHeader = None
-) -> JSONResponse:
-    request_id, base, zone = request_id_of(request), base_url(request), _zone(request)
-
-    def lookup(key: ApiKey) -> dict[str, Any]:
-        task = service.get(key, task_id)
-        if task is None:
-            return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}}
-        return {"request_id": request_id, **render_task(task, service, base, zone)}
-
-    return JSONResponse(await with_key(service, authorization, lookup))
+@router.get("/tasks/{task_id}", openapi_extra=POLL_PARAMETERS)
+async def query_task(request: Request) -> JSONResponse:
+    service, authorization, task_id = poll_inputs(request)
+    request_id = request_id_of(request)
+    task = await service.poll(authorization, task_id)
+    if task is None:
+        return JSONResponse(
+            {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}}
+        )
+    rendered = render_task(task, result_url(service, task, request), _zone(request))
+    return JSONResponse({"request_id": request_id, **rendered})
 
 
 @router.post("/tasks/{task_id}/cancel")

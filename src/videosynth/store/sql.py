@@ -53,7 +53,7 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def row_to_task(row: RowMapping) -> Task:
+def row_to_task(row: Mapping[Any, Any]) -> Task:
     """The one place a tasks row becomes a Task."""
     return Task(
         task_id=row["task_id"],
