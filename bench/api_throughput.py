@@ -638,7 +638,12 @@ def parse(argv: list[str]) -> argparse.Namespace:
         default=50.0,
         help="Also measure creates paced at this many per second in all (open loop); 0: skip (default 50).",
     )
-    parser.add_argument("--keys", type=int, default=1, help="API keys the create clients spread over (default 1).")
+    parser.add_argument(
+        "--keys",
+        type=int,
+        default=0,
+        help="API keys the create clients spread over (default 0: one per client, as 50 users would).",
+    )
     parser.add_argument("--no-generation", action="store_true", help="Skip the poll-while-generating rows.")
     parser.add_argument("--generation-timeout", type=float, default=300.0, help="Wait for the first demo task.")
     parser.add_argument(
@@ -647,8 +652,9 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--ceiling-server", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     args.argv = argv
+    args.keys = args.keys or args.clients
     if not 1 <= args.clients <= 1000 or not 0 < args.seconds <= 600 or not 1 <= args.keys <= 1000:
-        parser.error("--clients must be 1..1000, --seconds 0..600 and --keys 1..1000")
+        parser.error("--clients must be 1..1000, --seconds 0..600 and --keys 0..1000")
     args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     unknown = set(args.backends) - {"sqlite", "postgres"}
     if unknown:
@@ -662,9 +668,8 @@ def run_all(args: argparse.Namespace) -> tuple[Measured, list[Row]]:
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="vs-bench-") as tmp:
         work = Path(tmp)
-        with started(ceiling_server(work)) as proc:
-            ceiling = measure(proc, CEILING_REQUEST, args.clients, args.seconds, args.client)
-        rows.append(Row("ceiling: bare FastAPI, constant JSON", "–", args.clients, ceiling))
+        ceiling = measure_ceiling(work, args)
+        rows.append(Row("ceiling: bare FastAPI, constant JSON", "–", args.clients, ceiling, "at the start"))
         for backend in args.backends:
             print(f"… {backend}", file=sys.stderr, flush=True)
             if backend == "sqlite":
@@ -678,7 +683,15 @@ def run_all(args: argparse.Namespace) -> tuple[Measured, list[Row]]:
         if not args.no_generation:
             print("… generation", file=sys.stderr, flush=True)
             rows += bench_generation(work, args)
-    return ceiling, rows
+        again = measure_ceiling(work, args)
+        rows.insert(1, Row("ceiling, measured again", "–", args.clients, again, "at the end"))
+    # This machine's speed drifts (shared cores): compare with the faster ceiling, never the kinder one.
+    return max(ceiling, again, key=lambda m: m.rate), rows
+
+
+def measure_ceiling(work: Path, args: argparse.Namespace) -> Measured:
+    with started(ceiling_server(work)) as proc:
+        return measure(proc, CEILING_REQUEST, args.clients, args.seconds, args.client)
 
 
 def goals(rows: list[Row], ceiling: Measured) -> list[str]:

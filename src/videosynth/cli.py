@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import sys
 import time
@@ -47,6 +48,11 @@ def serve(
     worker = EmbeddedWorker(settings) if settings.embedded_worker and not no_worker else None
     if worker is not None:
         worker.start()
+    # What startup built (app, engine, modules) lives as long as the process: freeze it out of the collector's
+    # sight, so the full collections that load triggers do not walk it. They were the p99 tail of polls and
+    # creates (bench/api_throughput.py: create p99 116 → 43 ms on SQLite, PostgreSQL poll p99 101 → 21 ms).
+    gc.collect()
+    gc.freeze()
     try:
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
     finally:

@@ -2,32 +2,47 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import hashlib
 import json
 import secrets
 import time
 import uuid
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TypeVar
 
+from videosynth.coalesce import Coalescer
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
-from videosynth.domain.errors import InvalidApiKey, InvalidParameter, RateQuota, Throttling, UnsupportedOperation
+from videosynth.domain.errors import (
+    InvalidApiKey,
+    InvalidParameter,
+    RateQuota,
+    Throttling,
+    UnsupportedOperation,
+    VideosynthError,
+)
 from videosynth.domain.request import RequestDefaults, parse_create_body
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
-from videosynth.store.protocols import ApiKey, IdempotencyConflict, KeyStore, TaskPage, TaskStore
-from videosynth.store.reads import KeyTaskReader
+from videosynth.store.protocols import (
+    Admission,
+    AdmissionRefused,
+    ApiKey,
+    CreateOutcome,
+    IdempotencyConflict,
+    NewTask,
+    TaskPage,
+    TaskStore,
+)
+from videosynth.store.reads import NO_TASK, KeyTaskReader
 from videosynth.store.sql import hash_secret
 
 Clock = Callable[[], float]
-
-
-class RateLimiter(Protocol):
-    def hit(self, key_id: str, now_ms: int) -> int:
-        """Count one request; return how many this key made in the current window."""
-        ...
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,26 @@ def request_hash(body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def _answer(outcome: CreateOutcome) -> Task | VideosynthError:
+    """The created (or retried) task, or the client error a refused create is (raised in its own caller)."""
+    if isinstance(outcome, IdempotencyConflict):
+        return InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
+    if isinstance(outcome, AdmissionRefused):
+        return _refusal(outcome)
+    return outcome
+
+
+def _refusal(refused: AdmissionRefused) -> Throttling | RateQuota:
+    if refused.limit == "rate":
+        return RateQuota(
+            f"Requests rate limit exceeded ({refused.cap} per minute for this API key), please try again later."
+        )
+    return Throttling(
+        f"Requests throttling triggered: this API key already has {refused.count} tasks PENDING or RUNNING "
+        f"(limit {refused.cap}). Wait for some to finish."
+    )
+
+
 def bearer_secret(authorization: str | None) -> str:
     """The secret of an ``Authorization: Bearer <secret>`` header; anything else is "No API-key provided"."""
     scheme, _, secret = (authorization or "").strip().partition(" ")
@@ -58,18 +93,20 @@ class TaskService:
     def __init__(
         self,
         tasks: TaskStore,
-        keys: KeyStore,
         blobs: BlobStore,
         settings: Settings,
-        limiter: RateLimiter,
         reader: KeyTaskReader,
+        write_threads: int,
         models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
         clock: Clock = time.time,
     ) -> None:
-        self._limiter = limiter
         self._reader = reader
+        # Store writes run here, off the event loop: one thread for SQLite (its writes serialise anyway, and
+        # threads racing for its lock sleep in its busy handler), several for PostgreSQL.
+        self._writes = ThreadPoolExecutor(max_workers=write_threads, thread_name_prefix="videosynth-writes")
+        # One batch at a time per writer thread; the store writes each batch in one transaction.
+        self._creates: Coalescer[NewTask, Task] = Coalescer(self._create_batch, write_threads)
         self._tasks = tasks
-        self._keys = keys
         self._blobs = blobs
         self._settings = settings
         self._models = models
@@ -79,12 +116,6 @@ class TaskService:
     def _now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    def authenticate(self, authorization: str | None) -> ApiKey:
-        key = self._keys.authenticate(bearer_secret(authorization))
-        if key is None:
-            raise InvalidApiKey()
-        return key
-
     async def poll(self, authorization: str | None, task_id: str) -> Task | None:
         """authenticate + get in one query on the event loop: the status poll, the API's hot path."""
         found = await self._reader.find(hash_secret(bearer_secret(authorization)), task_id)
@@ -93,39 +124,44 @@ class TaskService:
         task = found.task
         return None if task is None or self._expired(task) else task
 
-    def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
-        self._check_limits(key)
+    async def authenticate(self, authorization: str | None) -> ApiKey:
+        """The caller's active key, looked up on the event loop through the poll's read path (no thread hop)."""
+        found = await self._reader.find(hash_secret(bearer_secret(authorization)), NO_TASK)
+        if found.key is None:
+            raise InvalidApiKey()
+        return found.key
+
+    async def submit_async(
+        self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None
+    ) -> Task:
+        """submit, with the creates that arrive together written in one transaction on a writer thread."""
+        return await self._creates.submit(self._new_task(key, body, request_id, idempotency_key))
+
+    async def _create_batch(self, items: list[NewTask]) -> list[Task | VideosynthError]:
+        outcomes = await self._on_writer(functools.partial(self._tasks.create_many, items))
+        return [_answer(outcome) for outcome in outcomes]
+
+    def _new_task(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
         request = parse_create_body(body, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
+        now_ms = self._now_ms()
         task = Task(
             task_id=str(uuid.uuid4()),
             key_id=key.key_id,
             request=request,
             status=TaskStatus.PENDING,
-            submit_ms=self._now_ms(),
+            submit_ms=now_ms,
             request_id=request_id,
             seed=seed,
         )
-        try:
-            return self._tasks.create(task, idempotency_key, request_hash(body) if idempotency_key else None)
-        except IdempotencyConflict as exc:
-            raise InvalidParameter(
-                "Idempotency-Key was already used with a different request body; use a new key."
-            ) from exc
+        limits = Admission(now_ms, self._settings.key_rate_per_min, self._settings.key_max_queued)
+        return NewTask(task, idempotency_key, request_hash(body) if idempotency_key else None, limits)
 
-    def _check_limits(self, key: ApiKey) -> None:
-        """Rate first (cheap, always counted), then the key's queue share; both hold across API replicas."""
-        limit = self._settings.key_rate_per_min
-        if self._limiter.hit(key.key_id, self._now_ms()) > limit:
-            raise RateQuota(
-                f"Requests rate limit exceeded ({limit} per minute for this API key), please try again later."
-            )
-        queued, cap = self._tasks.count_active(key.key_id), self._settings.key_max_queued
-        if queued >= cap:
-            raise Throttling(
-                f"Requests throttling triggered: this API key already has {queued} tasks PENDING or RUNNING "
-                f"(limit {cap}). Wait for some to finish."
-            )
+    async def cancel_async(self, key: ApiKey, task_id: str) -> None:
+        await self._on_writer(functools.partial(self.cancel, key, task_id))
+
+    async def _on_writer(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._writes, work)
 
     def get(self, key: ApiKey, task_id: str) -> Task | None:
         """The key's own, unexpired task; None reads as UNKNOWN (never a hint that another key's task exists)."""

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from videosynth.store import migrate
 from videosynth.store.engine import make_engine
-from videosynth.store.schema import api_keys, rate_windows, tasks
+from videosynth.store.schema import api_keys, tasks
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore
 
 PG_URL_ENV = "VIDEOSYNTH_TEST_PG_URL"
@@ -95,7 +95,6 @@ def engine(backend: str, request: pytest.FixtureRequest) -> Engine:
     with db.begin() as conn:
         conn.execute(delete(tasks))
         conn.execute(delete(api_keys))
-        conn.execute(delete(rate_windows))
     return db
 
 

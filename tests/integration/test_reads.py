@@ -79,9 +79,9 @@ def test_postgres_batches_concurrent_polls_into_few_queries(postgresql_db: Engin
     sizes: list[int] = []
 
     class Counting(PostgresKeyTaskReader):
-        async def _query(self, state, batch):  # type: ignore[no-untyped-def]
-            sizes.append(len(batch))
-            return await super()._query(state, batch)
+        async def _query(self, pairs: list[tuple[str, str]]) -> list[KeyAndTask]:
+            sizes.append(len(pairs))
+            return await super()._query(pairs)
 
     async def run() -> list[KeyAndTask]:
         reader = Counting(engine, connections=2)

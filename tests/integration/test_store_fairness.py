@@ -1,13 +1,11 @@
-"""Fair share between keys, per-key queue counts and the shared rate limiter, on SQLite and PostgreSQL."""
+"""Fair share between keys, and the per-key admission limits of a create, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import threading
+import pytest
+from tests.integration.test_store import T0, make_task, run_together
 
-from sqlalchemy import Engine
-from tests.integration.test_store import T0, make_task
-
-from videosynth.store.limits import SqlRateLimiter
+from videosynth.store.protocols import Admission, AdmissionRefused
 from videosynth.store.sql import SqlTaskStore
 
 
@@ -50,26 +48,48 @@ def test_count_active_counts_pending_and_running_of_one_key(task_store: SqlTaskS
     assert task_store.count_active("k") == 1
 
 
-def test_rate_limiter_counts_per_key_per_window_across_threads(engine: Engine) -> None:
-    limiter = SqlRateLimiter(engine, window_s=60)
-    now = 1_800_000_000_000
-    counts: list[int] = []
-    lock = threading.Lock()
+def test_admission_counts_a_sliding_minute_of_creates(task_store: SqlTaskStore) -> None:
+    limits = Admission(now_ms=T0 + 60_000, max_per_minute=3, max_active=100)
+    for i in range(3):
+        task_store.create(make_task(key_id="k", submit_ms=T0 + 1 + i * 10_000), admission=limits)
+    with pytest.raises(AdmissionRefused) as refused:
+        task_store.create(make_task(key_id="k", submit_ms=T0 + 60_000), admission=limits)
+    assert (refused.value.limit, refused.value.count, refused.value.cap) == ("rate", 3, 3)
+    task_store.create(make_task(key_id="other", submit_ms=T0 + 60_000), admission=limits)  # per key
+    # 60 s after the first create it leaves the window: one slot frees, no clock-minute edge involved.
+    later = Admission(now_ms=T0 + 60_001, max_per_minute=3, max_active=100)
+    task_store.create(make_task(key_id="k", submit_ms=T0 + 60_001), admission=later)
+    assert task_store.count_active("k") == 4
 
-    def hit() -> None:
-        for _ in range(5):
-            value = limiter.hit("k", now)
-            with lock:
-                counts.append(value)
 
-    threads = [threading.Thread(target=hit) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert sorted(counts) == list(range(1, 21))  # every hit counted exactly once, no lost update
-    assert limiter.hit("other", now) == 1
-    assert limiter.hit("k", now + 60_000) == 1  # a new window starts from one
+def test_admission_caps_the_active_tasks_and_never_refuses_a_retry(task_store: SqlTaskStore) -> None:
+    limits = Admission(now_ms=T0, max_per_minute=100, max_active=2)
+    first = task_store.create(make_task(key_id="k"), "idem-1", "hash-1", admission=limits)
+    task_store.create(make_task(key_id="k"), admission=limits)
+    with pytest.raises(AdmissionRefused) as refused:
+        task_store.create(make_task(key_id="k"), admission=limits)
+    assert (refused.value.limit, refused.value.count, refused.value.cap) == ("active", 2, 2)
+    retried = task_store.create(make_task(key_id="k"), "idem-1", "hash-1", admission=limits)
+    assert retried.task_id == first.task_id  # a client's retry creates nothing, so no limit applies
+    claimed = task_store.claim("w", None, T0 + 1, lease_s=60)
+    assert claimed is not None
+    task_store.finish_success(claimed.task_id, "w", T0 + 2, "r", {})
+    task_store.create(make_task(key_id="k"), admission=limits)  # a finished task frees its slot
+
+
+def test_admission_holds_under_concurrent_creates(task_store: SqlTaskStore) -> None:
+    limits = Admission(now_ms=T0, max_per_minute=1000, max_active=5)
+
+    def create(_: int) -> bool:
+        try:
+            task_store.create(make_task(key_id="k"), admission=limits)
+        except AdmissionRefused:
+            return False
+        return True
+
+    accepted = sum(run_together(12, create))
+    assert accepted == 5  # exactly: one key's check-and-insert is serial on both databases
+    assert task_store.count_active("k") == accepted
 
 
 def test_a_task_given_back_by_a_dead_worker_goes_first(task_store: SqlTaskStore) -> None:

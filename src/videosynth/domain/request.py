@@ -7,7 +7,7 @@ extras (``input.extend_prompt``, ``input.function``, ``parameters.with_audio``â€
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from videosynth.domain.catalog import (
@@ -51,7 +51,8 @@ class GenerationRequest:
     negative_prompt_truncated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Every field is a scalar, so a flat copy is what dataclasses.asdict would give, at a fraction of its cost.
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GenerationRequest:

@@ -56,7 +56,20 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
+# Execution option naming the BEGIN mode of an engine's transactions on SQLite (see ``immediate``).
+SQLITE_BEGIN_OPTION = "videosynth_sqlite_begin"
+
+
+def immediate(engine: Engine) -> Engine:
+    """The same engine (and pool) whose SQLite transactions take the write lock at BEGIN: for a transaction
+    that reads before it writes. Deferred, its first write could not wait for the lock (SQLite answers BUSY at
+    once when another connection wrote since the read); IMMEDIATE waits up to busy_timeout at BEGIN instead.
+    PostgreSQL ignores the option."""
+    return engine.execution_options(**{SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+
+
 def _on_sqlite_begin(connection: Any) -> None:
-    # Deferred BEGIN: a transaction that starts with a write takes the write lock on that first statement
-    # (waiting up to busy_timeout), so the store's writes always lead their transaction.
-    connection.exec_driver_sql("BEGIN")
+    # Deferred BEGIN by default: a transaction that starts with a write takes the write lock on that first
+    # statement (waiting up to busy_timeout), so the store's other writes lead their transaction.
+    mode = connection.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())

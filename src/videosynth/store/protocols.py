@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from videosynth.domain.task import Task, TaskStatus
 
@@ -29,8 +29,39 @@ class TaskPage:
 Purged = list[tuple[str, str | None]]
 
 
+@dataclass(frozen=True)
+class Admission:
+    """Per-key limits a create must pass, checked in the insert's own transaction (so across API replicas)."""
+
+    now_ms: int
+    max_per_minute: int  # the key's tasks created in the 60 s before now_ms
+    max_active: int  # the key's PENDING + RUNNING tasks
+
+
+class AdmissionRefused(Exception):
+    """A create over one of the Admission limits; nothing was written."""
+
+    def __init__(self, limit: Literal["rate", "active"], count: int, cap: int) -> None:
+        super().__init__(f"{limit}: {count} of {cap}")
+        self.limit, self.count, self.cap = limit, count, cap
+
+
 class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used before with a different request body."""
+
+
+@dataclass(frozen=True)
+class NewTask:
+    """One create of a batch (TaskStore.create_many), with what ``create`` takes as arguments."""
+
+    task: Task
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    admission: Admission | None = None
+
+
+# What one create of a batch came to: the task (new, or the one a retry names), or why not.
+CreateOutcome = Task | AdmissionRefused | IdempotencyConflict
 
 
 class SchemaOutOfDate(Exception):
@@ -38,9 +69,21 @@ class SchemaOutOfDate(Exception):
 
 
 class TaskStore(Protocol):
-    def create(self, task: Task, idempotency_key: str | None = None, request_hash: str | None = None) -> Task:
+    def create(
+        self,
+        task: Task,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        admission: Admission | None = None,
+    ) -> Task:
         """Insert a PENDING task. With an idempotency key already used by the same key_id: return that task
-        when request_hash matches, else raise IdempotencyConflict."""
+        when request_hash matches, else raise IdempotencyConflict. With ``admission``, a new task over one of its
+        limits raises AdmissionRefused instead (a retry of an existing task is never refused)."""
+        ...
+
+    def create_many(self, items: Sequence[NewTask]) -> list[CreateOutcome]:
+        """``create`` for each item in order, in one transaction: the outcome of each (its refusal or conflict as
+        a value, so one item's refusal does not fail the others)."""
         ...
 
     def get(self, task_id: str) -> Task | None: ...

@@ -8,8 +8,9 @@ small machine was ~15x the cost of the HTTP work around it. Here the statement i
 - SQLite: one connection per process in autocommit mode, queried directly on the event loop. A point lookup by
   primary key takes tens of microseconds, and under WAL a reader never waits for a writer, so blocking the loop
   that long is cheaper than any hop to a thread.
-- PostgreSQL: a small pool of psycopg async connections with server-side prepared statements; a connection that
-  broke (a server restart, an idle reaper) is dropped and the query retried once on a fresh one.
+- PostgreSQL: polls that arrive together are answered by one query (coalesce.py) on a few psycopg async
+  connections with server-side prepared statements; a connection that broke (a server restart, an idle reaper)
+  is dropped and the query retried once on a fresh one.
 
 A key that is revoked or unknown finds no row; a task that is unknown or another key's is NULL in the row, so
 both read as "no such task" and nothing tells a caller that another key's task exists.
@@ -21,13 +22,14 @@ import asyncio
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import psycopg
 from sqlalchemy import Engine, Label, Select, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
+from videosynth.coalesce import Coalescer
 from videosynth.domain.task import Task
 from videosynth.store.protocols import ApiKey
 from videosynth.store.schema import api_keys, tasks
@@ -35,6 +37,7 @@ from videosynth.store.sql import row_to_task
 
 _KEY_COLUMNS = ("key_id", "name", "prefix", "created_ms", "revoked_ms")
 _JSON_COLUMNS = ("request_json", "extension_json", "usage_json")
+NO_TASK = ""  # a task_id no task has (ids are UUIDs): find(hash, NO_TASK) looks the key up alone
 POSTGRES_CONNECTIONS = 4  # batches in flight per API process; more would only queue on the database's cores
 
 
@@ -131,31 +134,11 @@ def batched_key_and_task_statement() -> Select[Any]:
     )
 
 
-@dataclass
-class _Waiting:
-    secret_hash: str
-    task_id: str
-    future: asyncio.Future[KeyAndTask]
-
-
-@dataclass
-class _LoopState:
-    """Per event loop: the polls waiting for a query, idle connections, how many batches run now."""
-
-    loop: asyncio.AbstractEventLoop
-    waiting: list[_Waiting] = field(default_factory=list)
-    idle: list[psycopg.AsyncConnection[Any]] = field(default_factory=list)
-    running: set[asyncio.Task[None]] = field(default_factory=set)
-
-
 class PostgresKeyTaskReader:
-    """Polls that arrive together share one query (the request-coalescing a DataLoader does).
+    """Polls that arrive together share one query (coalesce.py), over a few async psycopg connections.
 
     A network round trip to PostgreSQL costs the API process ~100 us of CPU in psycopg and the kernel, several
-    times the rest of a poll. So each poll joins a waiting list, and up to ``connections`` batches run at
-    once, each taking everything waiting when it starts: under load a batch carries tens of polls, when idle a
-    poll is a batch of one with no added delay. Each answer still comes from a query that started after its
-    request arrived, so nothing is served stale.
+    times the rest of a poll; under load one batched query carries tens of polls.
     """
 
     def __init__(self, engine: Engine, connections: int = POSTGRES_CONNECTIONS, max_batch: int = 256) -> None:
@@ -163,49 +146,27 @@ class PostgresKeyTaskReader:
         _args, kwargs = engine.dialect.create_connect_args(engine.url)
         # SQLAlchemy's adapters map decodes no JSON (it does that itself); plain psycopg types suit a raw cursor.
         self._connect_kwargs = {name: value for name, value in kwargs.items() if name != "context"}
-        self._connections = connections
-        self._max_batch = max_batch
-        self._state: _LoopState | None = None
-
-    def _bound(self) -> _LoopState:
-        """Connections belong to one event loop; a reader used from a new loop (tests) starts afresh."""
-        loop = asyncio.get_running_loop()
-        if self._state is None or self._state.loop is not loop:
-            if self._state is not None:
-                for connection in self._state.idle:
-                    connection.pgconn.finish()  # synchronous: the loop they belonged to may be gone
-            self._state = _LoopState(loop)
-        return self._state
+        self._batches: Coalescer[tuple[str, str], KeyAndTask] = Coalescer(self._query, connections, max_batch)
+        self._idle: list[psycopg.AsyncConnection[Any]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def find(self, secret_hash: str, task_id: str) -> KeyAndTask:
-        state = self._bound()
-        waiting = _Waiting(secret_hash, task_id, state.loop.create_future())
-        state.waiting.append(waiting)
-        if len(state.running) < self._connections:
-            runner = state.loop.create_task(self._run_batches(state))
-            state.running.add(runner)  # a strong reference until it ends (asyncio keeps only weak ones)
-            runner.add_done_callback(state.running.discard)
-        return await waiting.future
+        return await self._batches.submit((secret_hash, task_id))
 
-    async def _run_batches(self, state: _LoopState) -> None:
-        await asyncio.sleep(0)  # one loop turn: the polls that arrived with this one join its batch
-        while state.waiting:
-            batch, state.waiting = state.waiting[: self._max_batch], state.waiting[self._max_batch :]
-            try:
-                found = await self._query(state, batch)
-            except Exception as exc:
-                for one in batch:
-                    if not one.future.done():
-                        one.future.set_exception(exc)
-                continue
-            for index, one in enumerate(batch, start=1):
-                if not one.future.done():  # its request may have been cancelled (client gone)
-                    one.future.set_result(found.get(index, KeyAndTask(None, None)))
+    def _idle_connections(self) -> list[psycopg.AsyncConnection[Any]]:
+        """Connections belong to one event loop; a reader used from a new loop (tests) starts afresh."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            for connection in self._idle:
+                connection.pgconn.finish()  # synchronous: the loop they belonged to may be gone
+            self._idle, self._loop = [], loop
+        return self._idle
 
-    async def _query(self, state: _LoopState, batch: list[_Waiting]) -> dict[int, KeyAndTask]:
-        params = {"secret_hashes": [one.secret_hash for one in batch], "task_ids": [one.task_id for one in batch]}
+    async def _query(self, pairs: list[tuple[str, str]]) -> list[KeyAndTask]:
+        params = {"secret_hashes": [pair[0] for pair in pairs], "task_ids": [pair[1] for pair in pairs]}
+        idle = self._idle_connections()
         for attempt in range(2):
-            connection = state.idle.pop() if state.idle else await self._open()
+            connection = idle.pop() if idle else await self._open()
             try:
                 cursor = await connection.execute(self._sql, params, prepare=True)
                 names = [column.name for column in cursor.description or ()]
@@ -218,8 +179,9 @@ class PostgresKeyTaskReader:
             except BaseException:
                 await connection.close()  # in an unknown state (a cancelled await, say): do not reuse
                 raise
-            state.idle.append(connection)
-            return {row[0]: _to_result(_row(names, row)) for row in rows}
+            idle.append(connection)
+            found = {row[0]: _to_result(_row(names, row)) for row in rows}
+            return [found.get(index, KeyAndTask(None, None)) for index in range(1, len(pairs) + 1)]
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _open(self) -> psycopg.AsyncConnection[Any]:
@@ -227,10 +189,9 @@ class PostgresKeyTaskReader:
         return await psycopg.AsyncConnection.connect(autocommit=True, **self._connect_kwargs)
 
     async def aclose(self) -> None:
-        state, self._state = self._state, None
-        if state is not None:
-            for connection in state.idle:
-                await connection.close()
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            await connection.close()
 
 
 def key_task_reader(engine: Engine) -> KeyTaskReader:

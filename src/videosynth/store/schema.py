@@ -13,7 +13,6 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
-    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -63,6 +62,8 @@ tasks = Table(
     # listing: a key's tasks newest first.
     Index("ix_tasks_key_listing", "key_id", "submit_ms"),
     Index("ix_tasks_key_schedule", "key_id", "scheduled_ms"),
+    # the queue quota: a key's PENDING + RUNNING tasks.
+    Index("ix_tasks_key_status", "key_id", "status"),
     # Idempotency-Key is unique per API key; partial so the many tasks without one do not bloat the index.
     Index(
         "uq_tasks_key_idempotency",
@@ -86,14 +87,4 @@ api_keys = Table(
     Column("revoked_ms", BigInteger),
     Index("uq_api_keys_secret_hash", "secret_hash", unique=True),
     Index("ix_api_keys_name", "name"),
-)
-
-# One row per key per fixed window: an upsert counts a request, shared by every API replica.
-rate_windows = Table(
-    "rate_windows",
-    metadata,
-    Column("key_id", String(64), nullable=False),
-    Column("window_start_s", BigInteger, nullable=False),
-    Column("hits", Integer, nullable=False),
-    PrimaryKeyConstraint("key_id", "window_start_s"),
 )

@@ -11,16 +11,19 @@ import hashlib
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Connection,
     Engine,
     RowMapping,
+    Select,
     String,
     Update,
+    bindparam,
     case,
     cast,
     delete,
@@ -36,8 +39,17 @@ from sqlalchemy.sql.dml import ReturningDelete
 from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import FINAL_STATUSES, Task, TaskStatus
 from videosynth.store import migrate
-from videosynth.store.engine import make_engine
-from videosynth.store.protocols import ApiKey, IdempotencyConflict, Purged, TaskPage
+from videosynth.store.engine import immediate, make_engine
+from videosynth.store.protocols import (
+    Admission,
+    AdmissionRefused,
+    ApiKey,
+    CreateOutcome,
+    IdempotencyConflict,
+    NewTask,
+    Purged,
+    TaskPage,
+)
 from videosynth.store.schema import api_keys, tasks
 
 # On PostgreSQL, SKIP LOCKED with LIMIT 1 can come back empty while another claimer holds the only candidate
@@ -102,9 +114,10 @@ def _task_row(task: Task, idempotency_key: str | None, request_hash: str | None)
     }
 
 
-def _raise_unless_same_request(existing: RowMapping, request_hash: str | None) -> Task:
+def _same_request(existing: RowMapping, request_hash: str | None) -> Task | IdempotencyConflict:
+    """The task a retry is answered with, or the conflict when the Idempotency-Key came with another body."""
     if existing["request_hash"] != request_hash:
-        raise IdempotencyConflict(
+        return IdempotencyConflict(
             "This Idempotency-Key was already used with a different request body; use a new key for a new request."
         )
     return row_to_task(existing)
@@ -115,30 +128,37 @@ class SqlTaskStore:
 
     def __init__(self, engine: Engine, clock: Clock = wall_clock_ms) -> None:
         self._engine = engine
+        self._immediate = immediate(engine)
         self._clock = clock
 
     # --- submit / read -------------------------------------------------------------------------------------
 
-    def create(self, task: Task, idempotency_key: str | None = None, request_hash: str | None = None) -> Task:
-        if task.status is not TaskStatus.PENDING:
-            raise ValueError(f"New tasks are PENDING, got {task.status.value} for {task.task_id}.")
-        if idempotency_key is not None:
-            # Fast path for a client retry; the insert below stays the race-safe arbiter.
-            existing = self._by_idempotency_key(task.key_id, idempotency_key)
-            if existing is not None:
-                return _raise_unless_same_request(existing, request_hash)
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(tasks).values(_task_row(task, idempotency_key, request_hash)))
-        except IntegrityError:
-            # A concurrent request with the same Idempotency-Key won the insert: answer as its retry would be.
-            if idempotency_key is None:
-                raise
-            existing = self._by_idempotency_key(task.key_id, idempotency_key)
-            if existing is None:
-                raise
-            return _raise_unless_same_request(existing, request_hash)
-        return task
+    def create(
+        self,
+        task: Task,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
+        admission: Admission | None = None,
+    ) -> Task:
+        [outcome] = self.create_many([NewTask(task, idempotency_key, request_hash, admission)])
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def create_many(self, items: Sequence[NewTask]) -> list[CreateOutcome]:
+        for item in items:
+            if item.task.status is not TaskStatus.PENDING:
+                raise ValueError(f"New tasks are PENDING, got {item.task.status.value} for {item.task.task_id}.")
+        # One transaction (one commit) for the batch: each item's retry lookup, limits and insert see the state
+        # its predecessors left, exactly as if they had come one by one.
+        with self._immediate.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # READ COMMITTED would let concurrent creates of one key each miss the others' uncommitted rows;
+                # these locks (released at commit) make one key's check-and-insert serial, as SQLite's BEGIN
+                # IMMEDIATE does. Taken up front in key order, so two batches can never deadlock.
+                for key_id in sorted({item.task.key_id for item in items if item.admission is not None}):
+                    conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key_id))))
+            return [_create_one(conn, item) for item in items]
 
     def get(self, task_id: str) -> Task | None:
         with self._engine.connect() as conn:
@@ -314,15 +334,74 @@ class SqlTaskStore:
         with self._engine.begin() as conn:
             return conn.execute(statement).rowcount == 1
 
-    def _by_idempotency_key(self, key_id: str, idempotency_key: str) -> RowMapping | None:
-        query = select(tasks).where(tasks.c.key_id == key_id, tasks.c.idempotency_key == idempotency_key)
-        with self._engine.connect() as conn:
-            return conn.execute(query).mappings().first()
-
     def _has_pending(self, models: Collection[str] | None) -> bool:
         query = select(tasks.c.task_id).where(*_pending_filter(models)).limit(1)
         with self._engine.connect() as conn:
             return conn.execute(query).first() is not None
+
+
+# Built once: .values(row) per call coerced every column again, a large share of a create's CPU.
+_INSERT_TASK = insert(tasks)
+_ACTIVE = (TaskStatus.PENDING.value, TaskStatus.RUNNING.value)
+RATE_WINDOW_MS = 60_000
+
+
+def _by_idempotency_key(conn: Connection, key_id: str, idempotency_key: str) -> RowMapping | None:
+    query = select(tasks).where(tasks.c.key_id == key_id, tasks.c.idempotency_key == idempotency_key)
+    return conn.execute(query).mappings().first()
+
+
+def _create_one(conn: Connection, item: NewTask) -> CreateOutcome:
+    task, idempotency_key = item.task, item.idempotency_key
+    if idempotency_key is not None:
+        existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
+        if existing is not None:  # a client's retry: answered whatever the limits say now
+            return _same_request(existing, item.request_hash)
+    if item.admission is not None:
+        refused = _refusal(conn, task.key_id, item.admission)
+        if refused is not None:
+            return refused
+    row = _task_row(task, idempotency_key, item.request_hash)
+    if idempotency_key is None:
+        conn.execute(_INSERT_TASK, row)
+        return task
+    try:
+        with conn.begin_nested():  # PostgreSQL: a failed insert must not abort the batch's transaction
+            conn.execute(_INSERT_TASK, row)
+    except IntegrityError:
+        # Another process's create with the same Idempotency-Key committed first: answer as its retry would be.
+        existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
+        if existing is None:
+            raise
+        return _same_request(existing, item.request_hash)
+    return task
+
+
+def _refusal(conn: Connection, key_id: str, admission: Admission) -> AdmissionRefused | None:
+    """Why the key may not create now, if it may not. Both counts stop at the limit, so a check costs at most
+    ``limit`` index entries however many tasks the key has."""
+    since = admission.now_ms - RATE_WINDOW_MS
+    recent = _scalar(conn, _RECENT_UPTO, key_id=key_id, since=since, upto=admission.max_per_minute)
+    if recent >= admission.max_per_minute:
+        return AdmissionRefused("rate", recent, admission.max_per_minute)
+    active = _scalar(conn, _ACTIVE_UPTO, key_id=key_id, upto=admission.max_active)
+    if active >= admission.max_active:
+        return AdmissionRefused("active", active, admission.max_active)
+    return None
+
+
+def _count_upto(*where: ColumnElement[bool]) -> Select[int]:
+    """COUNT of the rows matching ``where``, stopping at the bound parameter ``upto``."""
+    matching = select(literal(1)).select_from(tasks).where(*where).limit(bindparam("upto")).subquery()
+    return select(func.count()).select_from(matching)
+
+
+def _scalar(conn: Connection, statement: Select[int], **params: Any) -> int:
+    return int(conn.execute(statement, params).scalar_one())
+
+
+_RECENT_UPTO = _count_upto(tasks.c.key_id == bindparam("key_id"), tasks.c.submit_ms > bindparam("since"))
+_ACTIVE_UPTO = _count_upto(tasks.c.key_id == bindparam("key_id"), tasks.c.status.in_(_ACTIVE))
 
 
 def _ms(seconds: float) -> int:
