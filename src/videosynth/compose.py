@@ -15,6 +15,7 @@ from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 from videosynth.store.reads import KeyTaskReader, key_task_reader
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
+from videosynth.store.writes import ThreadWriter, Writer
 
 
 def is_sqlite(settings: Settings) -> bool:
@@ -37,21 +38,13 @@ class Stores:
     tasks: SqlTaskStore
     keys: SqlKeyStore
     reader: KeyTaskReader
+    writer: Writer
     engine: Engine
 
 
 def open_all(settings: Settings) -> Stores:
     tasks, keys, engine = open_stores(settings.resolved_database_url())
-    return Stores(tasks, keys, key_task_reader(engine), engine)
-
-
-# PostgreSQL runs concurrent creates in parallel (and shares their WAL flushes); SQLite writes one at a time.
-POSTGRES_WRITER_THREADS = 3
-
-
-def write_threads(settings: Settings) -> int:
-    """How many threads of the API process write to the store (creates, cancels)."""
-    return 1 if is_sqlite(settings) else POSTGRES_WRITER_THREADS
+    return Stores(tasks, keys, key_task_reader(engine), ThreadWriter(tasks), engine)
 
 
 def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from tests.integration.test_store import T0, make_task, run_together
 
-from videosynth.store.protocols import Admission, AdmissionRefused
+from videosynth.domain.task import Task
+from videosynth.store.protocols import Admission, AdmissionRefused, IdempotencyConflict, NewTask
 from videosynth.store.sql import SqlTaskStore
 
 
@@ -101,3 +102,42 @@ def test_a_task_given_back_by_a_dead_worker_goes_first(task_store: SqlTaskStore)
     assert task_store.requeue_expired(T0 + 5_000, max_attempts=3) == 1
     retried = task_store.claim("alive", None, T0 + 5_001, lease_s=60)
     assert retried is not None and retried.task_id == first.task_id and retried.attempts == 2
+
+
+def test_a_batch_of_creates_is_judged_item_by_item_in_order(task_store: SqlTaskStore) -> None:
+    limits = Admission(now_ms=T0, max_per_minute=100, max_active=2)
+    first, second, third = (make_task(key_id="k", submit_ms=T0 + i) for i in range(3))
+    retry_of_first = make_task(key_id="k", submit_ms=T0 + 3)
+    other_body = make_task(key_id="k", submit_ms=T0 + 4)
+    elsewhere = make_task(key_id="other", submit_ms=T0 + 5)
+    outcomes = task_store.create_many(
+        [
+            NewTask(first, "idem", "h1", limits),
+            NewTask(second, None, None, limits),
+            NewTask(third, None, None, limits),  # the key's third active task: over max_active=2
+            NewTask(retry_of_first, "idem", "h1", limits),  # a retry inside the same batch finds the first
+            NewTask(other_body, "idem", "h2", limits),  # the same key, another body: a conflict
+            NewTask(elsewhere, None, None, limits),  # another key is not affected
+        ]
+    )
+    assert outcomes[0] == first and outcomes[1] == second and outcomes[5] == elsewhere
+    assert isinstance(outcomes[2], AdmissionRefused) and outcomes[2].limit == "active"
+    assert isinstance(outcomes[3], Task) and outcomes[3].task_id == first.task_id
+    assert isinstance(outcomes[4], IdempotencyConflict)
+    assert task_store.get(third.task_id) is None and task_store.get(retry_of_first.task_id) is None
+    assert task_store.count_active("k") == 2 and task_store.count_active("other") == 1
+
+
+def test_concurrent_batches_sharing_keys_neither_deadlock_nor_overshoot(task_store: SqlTaskStore) -> None:
+    limits = Admission(now_ms=T0, max_per_minute=1000, max_active=7)
+    keys = [f"key-{i}" for i in range(6)]
+
+    def batch(index: int) -> int:
+        # Each thread's batch names the keys in a different order: lock order must not follow item order.
+        order = keys[index % 6 :] + keys[: index % 6]
+        outcomes = task_store.create_many([NewTask(make_task(key_id=key), admission=limits) for key in order * 2])
+        return sum(isinstance(outcome, Task) for outcome in outcomes)
+
+    accepted = sum(run_together(8, batch))
+    assert accepted == 6 * 7  # every key filled exactly to its limit: 8 batches x 12 creates offered
+    assert all(task_store.count_active(key) == 7 for key in keys)

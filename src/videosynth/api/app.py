@@ -46,7 +46,7 @@ def build_app(settings: Settings) -> FastAPI:
     tasks = opened.tasks
     blobs = compose.blob_store(settings)
     local = blobs if isinstance(blobs, LocalBlobStore) else None
-    service = TaskService(tasks, blobs, settings, opened.reader, compose.write_threads(settings))
+    service = TaskService(tasks, blobs, settings, opened.reader, opened.writer)
 
     def readiness() -> dict[str, Any]:
         checks: dict[str, Any] = {}

@@ -12,13 +12,16 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     RowMapping,
     Select,
     String,
@@ -31,6 +34,8 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -146,19 +151,8 @@ class SqlTaskStore:
         return outcome
 
     def create_many(self, items: Sequence[NewTask]) -> list[CreateOutcome]:
-        for item in items:
-            if item.task.status is not TaskStatus.PENDING:
-                raise ValueError(f"New tasks are PENDING, got {item.task.status.value} for {item.task.task_id}.")
-        # One transaction (one commit) for the batch: each item's retry lookup, limits and insert see the state
-        # its predecessors left, exactly as if they had come one by one.
         with self._immediate.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                # READ COMMITTED would let concurrent creates of one key each miss the others' uncommitted rows;
-                # these locks (released at commit) make one key's check-and-insert serial, as SQLite's BEGIN
-                # IMMEDIATE does. Taken up front in key order, so two batches can never deadlock.
-                for key_id in sorted({item.task.key_id for item in items if item.admission is not None}):
-                    conn.execute(select(func.pg_advisory_xact_lock(func.hashtext(key_id))))
-            return [_create_one(conn, item) for item in items]
+            return create_in(conn, items)
 
     def get(self, task_id: str) -> Task | None:
         with self._engine.connect() as conn:
@@ -351,57 +345,110 @@ def _by_idempotency_key(conn: Connection, key_id: str, idempotency_key: str) -> 
     return conn.execute(query).mappings().first()
 
 
-def _create_one(conn: Connection, item: NewTask) -> CreateOutcome:
+def create_in(conn: Connection, items: Sequence[NewTask]) -> list[CreateOutcome]:
+    """create_many's work inside the caller's transaction."""
+    for item in items:
+        if item.task.status is not TaskStatus.PENDING:
+            raise ValueError(f"New tasks are PENDING, got {item.task.status.value} for {item.task.task_id}.")
+    # One transaction (one commit) for the batch, and a few statements for all of it: each item's retry
+    # lookup and limits see the state its predecessors left, exactly as if they had come one by one.
+    usage = _KeyUsage.load(conn, items)
+    bulk: list[dict[str, Any]] = []  # new tasks without an Idempotency-Key: one multi-row insert
+    outcomes = [_create_one(conn, item, usage, bulk) for item in items]
+    if bulk:
+        conn.execute(_INSERT_TASK, bulk)
+    return outcomes
+
+
+@dataclass
+class _KeyUsage:
+    """Per key of a batch: its tasks created in the rate window and its active tasks, kept up to date as the
+    batch's items are accepted. Counted without a bound on purpose: admission itself keeps both near the limits."""
+
+    recent: dict[str, int]
+    active: dict[str, int]
+
+    @classmethod
+    def load(cls, conn: Connection, items: Sequence[NewTask]) -> _KeyUsage:
+        checked = [item for item in items if item.admission is not None]
+        keys = sorted({item.task.key_id for item in checked})
+        if not keys:
+            return cls({}, {})
+        if conn.dialect.name == "postgresql":
+            # READ COMMITTED would let concurrent creates of one key each miss the others' uncommitted rows;
+            # these locks (released at commit) make one key's check-and-insert serial, as SQLite's BEGIN
+            # IMMEDIATE does. One statement takes them all in one order, so two batches cannot deadlock.
+            conn.execute(_LOCK_KEYS, {"keys": keys})
+        # The earliest item's window: a few milliseconds wider than the later items' own, never narrower.
+        since = min(item.admission.now_ms for item in checked if item.admission) - RATE_WINDOW_MS
+        rows = conn.execute(_USAGE_BY_KEY, {"keys": keys, "since": since}).all()
+        return cls({key: int(recent) for key, recent, _ in rows}, {key: int(active) for key, _, active in rows})
+
+    def refusal(self, key_id: str, admission: Admission) -> AdmissionRefused | None:
+        recent, active = self.recent.get(key_id, 0), self.active.get(key_id, 0)
+        if recent >= admission.max_per_minute:
+            return AdmissionRefused("rate", recent, admission.max_per_minute)
+        if active >= admission.max_active:
+            return AdmissionRefused("active", active, admission.max_active)
+        return None
+
+    def accepted(self, key_id: str) -> None:
+        self.recent[key_id] = self.recent.get(key_id, 0) + 1
+        self.active[key_id] = self.active.get(key_id, 0) + 1
+
+
+def _create_one(conn: Connection, item: NewTask, usage: _KeyUsage, bulk: list[dict[str, Any]]) -> CreateOutcome:
     task, idempotency_key = item.task, item.idempotency_key
     if idempotency_key is not None:
         existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
         if existing is not None:  # a client's retry: answered whatever the limits say now
             return _same_request(existing, item.request_hash)
     if item.admission is not None:
-        refused = _refusal(conn, task.key_id, item.admission)
+        refused = usage.refusal(task.key_id, item.admission)
         if refused is not None:
             return refused
     row = _task_row(task, idempotency_key, item.request_hash)
     if idempotency_key is None:
-        conn.execute(_INSERT_TASK, row)
-        return task
-    try:
-        with conn.begin_nested():  # PostgreSQL: a failed insert must not abort the batch's transaction
-            conn.execute(_INSERT_TASK, row)
-    except IntegrityError:
-        # Another process's create with the same Idempotency-Key committed first: answer as its retry would be.
-        existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
-        if existing is None:
-            raise
-        return _same_request(existing, item.request_hash)
+        bulk.append(row)
+    else:
+        try:
+            with conn.begin_nested():  # PostgreSQL: a failed insert must not abort the batch's transaction
+                conn.execute(_INSERT_TASK, row)
+        except IntegrityError:
+            # Another process's create with the same Idempotency-Key committed first: answer as its retry would.
+            existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
+            if existing is None:
+                raise
+            return _same_request(existing, item.request_hash)
+    usage.accepted(task.key_id)
     return task
 
 
-def _refusal(conn: Connection, key_id: str, admission: Admission) -> AdmissionRefused | None:
-    """Why the key may not create now, if it may not. Both counts stop at the limit, so a check costs at most
-    ``limit`` index entries however many tasks the key has."""
-    since = admission.now_ms - RATE_WINDOW_MS
-    recent = _scalar(conn, _RECENT_UPTO, key_id=key_id, since=since, upto=admission.max_per_minute)
-    if recent >= admission.max_per_minute:
-        return AdmissionRefused("rate", recent, admission.max_per_minute)
-    active = _scalar(conn, _ACTIVE_UPTO, key_id=key_id, upto=admission.max_active)
-    if active >= admission.max_active:
-        return AdmissionRefused("active", active, admission.max_active)
-    return None
+_KEYS: BindParameter[str] = bindparam("keys", expanding=True)
 
 
-def _count_upto(*where: ColumnElement[bool]) -> Select[int]:
-    """COUNT of the rows matching ``where``, stopping at the bound parameter ``upto``."""
-    matching = select(literal(1)).select_from(tasks).where(*where).limit(bindparam("upto")).subquery()
-    return select(func.count()).select_from(matching)
+def _usage_by_key() -> Select[Any]:
+    """(key_id, tasks created since :since, PENDING + RUNNING tasks) of each of :keys that has any. One
+    statement (one round trip), whose two arms each read only their own index ((key_id, submit_ms) and
+    (key_id, status)): an OR of both conditions made SQLite read every task the key ever had."""
+    zero = literal(0, Integer)
+    recent = select(tasks.c.key_id, func.count().label("recent"), zero.label("active")).where(
+        tasks.c.key_id.in_(_KEYS), tasks.c.submit_ms > bindparam("since")
+    )
+    active = select(tasks.c.key_id, zero.label("recent"), func.count().label("active")).where(
+        tasks.c.key_id.in_(_KEYS), tasks.c.status.in_(_ACTIVE)
+    )
+    both = union_all(recent.group_by(tasks.c.key_id), active.group_by(tasks.c.key_id)).subquery()
+    return select(both.c.key_id, func.sum(both.c.recent), func.sum(both.c.active)).group_by(both.c.key_id)
 
 
-def _scalar(conn: Connection, statement: Select[int], **params: Any) -> int:
-    return int(conn.execute(statement, params).scalar_one())
-
-
-_RECENT_UPTO = _count_upto(tasks.c.key_id == bindparam("key_id"), tasks.c.submit_ms > bindparam("since"))
-_ACTIVE_UPTO = _count_upto(tasks.c.key_id == bindparam("key_id"), tasks.c.status.in_(_ACTIVE))
+_USAGE_BY_KEY = _usage_by_key()
+# In the order of the lock ids themselves, whatever order the keys came in.
+_LOCK_KEYS = text(
+    "SELECT pg_advisory_xact_lock(lock_id) FROM "
+    "(SELECT DISTINCT hashtext(key_id) AS lock_id FROM unnest(CAST(:keys AS text[])) AS keys(key_id) "
+    "ORDER BY lock_id) AS ordered"
+)
 
 
 def _ms(seconds: float) -> int:
