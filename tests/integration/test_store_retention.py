@@ -39,7 +39,7 @@ def add_task(store: SqlTaskStore, status: TaskStatus, submit_ms: int) -> Task:
     return stored
 
 
-def test_only_final_tasks_submitted_before_the_cutoff_are_purged(task_store: SqlTaskStore) -> None:
+def test_only_final_and_pending_tasks_submitted_before_the_cutoff_are_purged(task_store: SqlTaskStore) -> None:
     cutoff = T0 + DAY_MS
     old: dict[TaskStatus, Task] = {
         status: add_task(task_store, status, T0) for status in TaskStatus if status is not TaskStatus.UNKNOWN
@@ -49,16 +49,18 @@ def test_only_final_tasks_submitted_before_the_cutoff_are_purged(task_store: Sql
 
     purged = task_store.purge_expired(cutoff, limit=100)
 
-    final = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED)
+    # PENDING too: past retention it reads UNKNOWN, so no worker may still run it.
+    final = (TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED, TaskStatus.PENDING)
     expected = {(old[status].task_id, old[status].result_key) for status in final}
     assert set(purged) == expected
     assert len(purged) == len(expected)
     assert dict(purged)[old[TaskStatus.SUCCEEDED].task_id] == f"{old[TaskStatus.SUCCEEDED].task_id}.mp4"
     for status in final:
         assert task_store.get(old[status].task_id) is None
-    # PENDING and RUNNING are never purged, however old: a worker may still be about to pick them up or finish.
-    for status in (TaskStatus.PENDING, TaskStatus.RUNNING):
-        assert task_store.get(old[status].task_id) is not None
+    # RUNNING is never purged, however old: a worker holds it and will finish it.
+    assert task_store.get(old[TaskStatus.RUNNING].task_id) is not None
+    assert task_store.claim(WORKER, None, cutoff + 1, lease_s=10.0) is not None  # the boundary PENDING only
+    assert task_store.claim(WORKER, None, cutoff + 1, lease_s=10.0) is None
     for task in boundary.values():
         assert task_store.get(task.task_id) is not None
     assert task_store.purge_expired(cutoff, limit=100) == []

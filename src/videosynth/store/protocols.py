@@ -145,10 +145,10 @@ class TaskStore(Protocol):
 
     def purge_expired(self, before_ms: int, limit: int) -> Purged:
         """Delete up to ``limit`` tasks submitted before ``before_ms`` that are final (SUCCEEDED, FAILED,
-        CANCELED; never PENDING or RUNNING), the oldest such tasks first. Returns (task_id, result_key) of exactly
-        the rows this call deleted, in no particular order, so concurrent purgers never both report (and both
-        clean up after) the same task. Fewer than ``limit`` means none was left (or the rest is being purged
-        by a concurrent caller)."""
+        CANCELED) or still PENDING (never RUNNING: a worker holds it), the oldest such tasks first. Returns
+        (task_id, result_key) of exactly the rows this call deleted, in no particular order, so concurrent purgers
+        never both report (and both clean up after) the same task. Fewer than ``limit`` means none was left (or
+        the rest is being purged by a concurrent caller)."""
         ...
 
 

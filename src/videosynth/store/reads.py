@@ -69,14 +69,23 @@ def key_and_task_statement() -> Select[Any]:
     )
 
 
+_decode_json = json.JSONDecoder().decode
+
+
+def _json(value: Any) -> Any:
+    """A JSON column's value: SQLite hands over text (most often an empty object), psycopg a decoded value."""
+    if value == "{}":
+        return {}
+    return _decode_json(value) if isinstance(value, str) else value
+
+
 def _to_result(row: Mapping[str, Any] | None) -> KeyAndTask:
     if row is None:
         return KeyAndTask(None, None)
     key = ApiKey(**{name: row[f"k_{name}"] for name in _KEY_COLUMNS})
     if row["task_id"] is None:
         return KeyAndTask(key, None)
-    decoded = {name: json.loads(row[name]) if isinstance(row[name], str) else row[name] for name in _JSON_COLUMNS}
-    return KeyAndTask(key, row_to_task({**row, **decoded}))
+    return KeyAndTask(key, row_to_task({**row, **{name: _json(row[name]) for name in _JSON_COLUMNS}}))
 
 
 def _row(names: Sequence[str], values: Sequence[Any] | None) -> Mapping[str, Any] | None:
@@ -94,6 +103,7 @@ class SqliteKeyTaskReader:
         self._database: str = args[0]
         self._uri = bool(kwargs.get("uri", False))
         self._connection: sqlite3.Connection | None = None
+        self._names: list[str] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         # check_same_thread off: the app may be built on another thread than the loop that serves it.
@@ -108,8 +118,9 @@ class SqliteKeyTaskReader:
         params = {"secret_hash": secret_hash, "task_id": task_id}
         cursor = self._connection.execute(self._sql, [params[name] for name in self._order])
         try:
-            names = [column[0] for column in cursor.description]
-            return _to_result(_row(names, cursor.fetchone()))
+            if self._names is None:  # the statement never changes, nor do its columns
+                self._names = [column[0] for column in cursor.description]
+            return _to_result(_row(self._names, cursor.fetchone()))
         finally:
             cursor.close()
 

@@ -501,7 +501,9 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
     )
 
 
-_FINAL_VALUES = sorted(status.value for status in FINAL_STATUSES)
+# PENDING too: past retention it reads UNKNOWN, so a worker must not spend a GPU on it. Never RUNNING: a worker
+# holds it (it is purged on a later sweep, once final).
+_PURGEABLE_VALUES = sorted(status.value for status in (*FINAL_STATUSES, TaskStatus.PENDING))
 
 
 def _purge_statement(before_ms: int, limit: int) -> ReturningDelete[str, str | None]:
@@ -512,7 +514,7 @@ def _purge_statement(before_ms: int, limit: int) -> ReturningDelete[str, str | N
     # the rows this statement already deleted, adds a fresh batch, so LIMIT would bound nothing. The outer WHERE
     # repeats every condition, so a row that changed between the batch's read and the delete is left alone.
     expired = (
-        tasks.c.status.in_(_FINAL_VALUES),
+        tasks.c.status.in_(_PURGEABLE_VALUES),
         # Typed bind, as in _claim_statement: epoch ms do not fit PostgreSQL's INTEGER.
         tasks.c.submit_ms < literal(before_ms, BigInteger),
     )
