@@ -164,7 +164,8 @@ def ceiling_server(data_dir: Path) -> Proc:
 
 
 def run_ceiling_server(port: int) -> None:
-    """The ceiling: FastAPI, one async route, a constant JSON object, nothing else; uvicorn as `serve` runs it."""
+    """The ceiling: FastAPI, one async route, a constant JSON object, nothing else; uvicorn (and the garbage
+    collector) as `serve` runs them."""
     import uvicorn
     from fastapi import FastAPI
 
@@ -179,6 +180,9 @@ def run_ceiling_server(port: int) -> None:
     async def constant_json() -> dict[str, Any]:
         return constant
 
+    from videosynth.cli import tune_collector
+
+    tune_collector()  # the garbage-collector settings `serve` runs with: same server settings
     uvicorn.run(app, host="127.0.0.1", port=port, **UVICORN_SETTINGS)
 
 

@@ -7,13 +7,16 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from videosynth.api.deps import POLL_PARAMETERS, poll_inputs, result_url
+from videosynth.api.deps import POLL_PARAMETERS, add_lean_get, poll_inputs, result_url
 from videosynth.domain.task import Task, TaskStatus, relay_status
 
 router = APIRouter()
 
 
-@router.get("/v1/tasks/{task_id}", openapi_extra=POLL_PARAMETERS)
+POLL_PATH = "/v1/tasks/{task_id}"
+
+
+@router.get(POLL_PATH, openapi_extra=POLL_PARAMETERS)
 async def poll_task(request: Request) -> JSONResponse:
     service, authorization, task_id = poll_inputs(request)
     task = await service.poll(authorization, task_id)
@@ -48,3 +51,4 @@ def _render(task: Task | None, task_id: str, video_url: str | None) -> dict[str,
 
 def register(app: FastAPI) -> None:
     app.include_router(router)
+    add_lean_get(app, POLL_PATH, poll_task)

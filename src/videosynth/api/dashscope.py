@@ -17,6 +17,7 @@ from videosynth.api.deps import (
     AuthorizationHeader,
     KeyDep,
     ServiceDep,
+    add_lean_get,
     poll_inputs,
     result_url,
     service_of,
@@ -169,3 +170,4 @@ def _list_item(task: Task) -> dict[str, Any]:
 def register(app: FastAPI) -> None:
     for prefix in PREFIXES:
         app.include_router(router, prefix=prefix)
+        add_lean_get(app, f"{prefix}/tasks/{{task_id}}", query_task)

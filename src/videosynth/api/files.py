@@ -18,7 +18,8 @@ def _store(request: Request) -> LocalBlobStore:
     return store
 
 
-@router.api_route("/files/{key}", methods=["GET", "HEAD"])
+@router.get("/files/{key}", operation_id="download_file")
+@router.head("/files/{key}", operation_id="download_file_head")  # one operation id each: OpenAPI needs them unique
 def download(
     key: str,
     request: Request,
