@@ -128,10 +128,9 @@ class TaskService:
             raise InvalidApiKey()
         return found.key
 
-    async def submit_async(
-        self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None
-    ) -> Task:
-        """submit, with the creates that arrive together written in one transaction on a writer thread."""
+    async def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
+        """A new PENDING task (or, for a retried Idempotency-Key, the task it named). Creates that arrive
+        together are written in one transaction on the writer thread."""
         return await self._creates.submit(self._new_task(key, body, request_id, idempotency_key))
 
     async def _create_batch(self, items: list[NewTask]) -> list[Task | VideosynthError]:
@@ -154,8 +153,10 @@ class TaskService:
         limits = Admission(now_ms, self._settings.key_rate_per_min, self._settings.key_max_queued)
         return NewTask(task, idempotency_key, request_hash(body) if idempotency_key else None, limits)
 
-    async def cancel_async(self, key: ApiKey, task_id: str) -> None:
-        await self._writer.run(functools.partial(self.cancel, key, task_id))
+    async def cancel(self, key: ApiKey, task_id: str) -> None:
+        """PENDING → CANCELED (on the writer thread). Anything else, an unknown task included, is the same
+        UnsupportedOperation."""
+        await self._writer.run(functools.partial(self._cancel_now, key, task_id))
 
     def get(self, key: ApiKey, task_id: str) -> Task | None:
         """The key's own, unexpired task; None reads as UNKNOWN (never a hint that another key's task exists)."""
@@ -177,8 +178,7 @@ class TaskService:
             key.key_id, query.page_no, query.page_size, query.status, query.model, start, query.end_ms
         )
 
-    def cancel(self, key: ApiKey, task_id: str) -> None:
-        """PENDING → CANCELED. Anything else, an unknown task included, is the same UnsupportedOperation."""
+    def _cancel_now(self, key: ApiKey, task_id: str) -> None:
         before = self.get(key, task_id)
         after = None
         if before is not None and before.status is TaskStatus.PENDING:

@@ -71,7 +71,7 @@ async def create_task(request: Request) -> JSONResponse:
         raise InvalidParameter("The Idempotency-Key header must be 1 to 255 characters.")
     body = await read_json(request)
     request_id = request_id_of(request)
-    task = await service.submit_async(key, body, request_id, idempotency_key)
+    task = await service.submit(key, body, request_id, idempotency_key)
     return JSONResponse(
         {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
     )
@@ -94,7 +94,7 @@ async def query_task(request: Request) -> JSONResponse:
 async def cancel_task(
     task_id: str, request: Request, service: ServiceDep, authorization: AuthorizationHeader = None
 ) -> dict[str, Any]:
-    await service.cancel_async(await service.authenticate(authorization), task_id)
+    await service.cancel(await service.authenticate(authorization), task_id)
     return {"request_id": request_id_of(request)}
 
 
