@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = Field(None, description="S3 access key id.")
     s3_secret_access_key: SecretStr | None = Field(None, description="S3 secret access key.")
     s3_region: str = Field("us-east-1", description="S3 region used for signing.")
+    s3_public_endpoint_url: str | None = Field(
+        None, description="Endpoint written into presigned links (default: s3_endpoint_url), e.g. a CDN or proxy."
+    )
     retention_sweep_s: float = Field(300.0, gt=0, description="How often a worker deletes expired tasks and results.")
 
     embedded_worker: bool = Field(True, description="`serve` also runs one worker process.")

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 from tests.support.seaweed import SeaweedS3, SeaweedUnavailable, running_seaweed
+from tests.support.tcp_proxy import tcp_proxy
 
 from videosynth import compose
 from videosynth.settings import Settings
@@ -113,6 +114,32 @@ def test_presigned_link_downloads_the_same_bytes_without_credentials(
     # The link is the bucket's own (base_url is not used), path style, SigV4.
     assert url.startswith(f"{seaweed.endpoint_url}/{seaweed.bucket}/{store.prefix}/{key}?")
     assert dict(parse_qsl(urlsplit(url).query))["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256"
+
+
+def test_links_can_point_at_a_public_endpoint(seaweed: SeaweedS3, prefix: str, video: Path) -> None:
+    """Workers upload to the bucket's internal address; clients download through another (a proxy here)."""
+    upstream_port = urlsplit(seaweed.endpoint_url).port
+    assert upstream_port is not None
+    with tcp_proxy(upstream_port) as public_port:
+        public = f"http://127.0.0.1:{public_port}"
+        settings = settings_for(seaweed, f"s3://{seaweed.bucket}/{prefix}/").model_copy(
+            update={"s3_public_endpoint_url": public}
+        )
+        store = S3BlobStore.from_settings(settings)
+        key = put(store, video)  # through the internal endpoint
+        url = store.url(key, "http://api.example.invalid", 60)
+        assert url.startswith(f"{public}/{seaweed.bucket}/")
+        response = httpx.get(url)
+        assert response.status_code == 200 and response.content == video.read_bytes()
+        # Signed for the public host: the same link sent straight to the internal address is refused.
+        internal = urlunsplit(urlsplit(url)._replace(netloc=urlsplit(seaweed.endpoint_url).netloc))
+        assert httpx.get(internal).status_code == 403
+
+
+def test_public_endpoint_must_be_an_http_url() -> None:
+    settings = configured("s3://videos").model_copy(update={"s3_public_endpoint_url": "cdn.example.com"})
+    with pytest.raises(ValueError, match="VIDEOSYNTH_S3_PUBLIC_ENDPOINT_URL"):
+        S3BlobStore.from_settings(settings)
 
 
 def test_presigned_link_serves_byte_ranges(store: S3BlobStore, video: Path) -> None:

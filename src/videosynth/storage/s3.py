@@ -42,12 +42,18 @@ class S3BlobStore:
         access_key_id: str,
         secret_access_key: str,
         region: str = "us-east-1",
+        public_endpoint_url: str | None = None,
     ) -> None:
         if not _BUCKET.fullmatch(bucket):
             raise ValueError(f"invalid S3 bucket name {bucket!r} (3-63 of a-z, 0-9, '.', '-')")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self._client = _make_client(endpoint_url, access_key_id, secret_access_key, region)
+        # Links are signed for the host clients will use, which may not be the one workers upload to (an internal
+        # address behind a proxy or CDN): SigV4 covers the Host, so a link cannot be rewritten afterwards.
+        self._signer = self._client
+        if public_endpoint_url and public_endpoint_url != endpoint_url:
+            self._signer = _make_client(public_endpoint_url, access_key_id, secret_access_key, region)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> S3BlobStore:
@@ -66,6 +72,7 @@ class S3BlobStore:
             access_key_id=access_key_id,
             secret_access_key=secret_access_key,
             region=settings.s3_region,
+            public_endpoint_url=_http_url("VIDEOSYNTH_S3_PUBLIC_ENDPOINT_URL", settings.s3_public_endpoint_url),
         )
 
     def object_key(self, key: str) -> str:
@@ -93,7 +100,7 @@ class S3BlobStore:
         del base_url
         if not 1 <= ttl_s <= MAX_PRESIGN_TTL_S:
             raise ValueError(f"presigned link lifetime must be 1..{MAX_PRESIGN_TTL_S} s, got {ttl_s}")
-        return self._client.generate_presigned_url(
+        return self._signer.generate_presigned_url(
             "get_object",
             Params={"Bucket": self.bucket, "Key": self.object_key(key)},
             ExpiresIn=ttl_s,
@@ -138,12 +145,16 @@ def _required_settings(settings: Settings) -> tuple[str, str, str]:
     missing = [name for name, value in given.items() if not value]
     if missing:
         raise ValueError(f"S3 storage ({settings.storage}) needs {', '.join(missing)}.")
-    parts = urlsplit(endpoint)
+    return _http_url("VIDEOSYNTH_S3_ENDPOINT_URL", endpoint) or "", key_id, secret
+
+
+def _http_url(name: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
     if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise ValueError(
-            f"VIDEOSYNTH_S3_ENDPOINT_URL must be an http(s) URL such as http://127.0.0.1:8333, got {endpoint!r}"
-        )
-    return endpoint, key_id, secret
+        raise ValueError(f"{name} must be an http(s) URL such as http://127.0.0.1:8333, got {value!r}")
+    return value
 
 
 def _make_client(endpoint_url: str, access_key_id: str, secret_access_key: str, region: str) -> S3Client:
