@@ -136,6 +136,24 @@ def test_links_can_point_at_a_public_endpoint(seaweed: SeaweedS3, prefix: str, v
         assert httpx.get(internal).status_code == 403
 
 
+def test_without_keys_in_settings_boto3_finds_the_credentials(
+    seaweed: SeaweedS3, prefix: str, video: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No VIDEOSYNTH_S3_* keys: boto3's chain (here the AWS_* variables; on a cloud host a role) supplies them."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", seaweed.access_key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", seaweed.secret_access_key)
+    settings = Settings(storage=f"s3://{seaweed.bucket}/{prefix}/", s3_endpoint_url=seaweed.endpoint_url)
+    store = S3BlobStore.from_settings(settings)
+    key = put(store, video)
+    assert httpx.get(store.url(key, "http://api.example.invalid", 60)).content == video.read_bytes()
+
+
+def test_a_key_id_without_its_secret_is_refused() -> None:
+    settings = Settings(storage="s3://videos", s3_endpoint_url="http://127.0.0.1:8333", s3_access_key_id="id")
+    with pytest.raises(ValueError, match="needs VIDEOSYNTH_S3_SECRET_ACCESS_KEY"):
+        S3BlobStore.from_settings(settings)
+
+
 def test_public_endpoint_must_be_an_http_url() -> None:
     settings = configured("s3://videos").model_copy(update={"s3_public_endpoint_url": "cdn.example.com"})
     with pytest.raises(ValueError, match="VIDEOSYNTH_S3_PUBLIC_ENDPOINT_URL"):

@@ -39,8 +39,8 @@ class S3BlobStore:
         prefix: str = "",
         *,
         endpoint_url: str,
-        access_key_id: str,
-        secret_access_key: str,
+        access_key_id: str | None,
+        secret_access_key: str | None,
         region: str = "us-east-1",
         public_endpoint_url: str | None = None,
     ) -> None:
@@ -132,17 +132,15 @@ def parse_storage_url(storage: str) -> tuple[str, str]:
     return parts.netloc, parts.path.strip("/")
 
 
-def _required_settings(settings: Settings) -> tuple[str, str, str]:
-    """(endpoint URL, access key id, secret key); names every missing setting at once, so one restart fixes it."""
+def _required_settings(settings: Settings) -> tuple[str, str | None, str | None]:
+    """(endpoint URL, access key id, secret key); names every problem at once, so one restart fixes it. With
+    neither key given, boto3's own chain finds credentials (AWS_* variables, a profile, an instance role)."""
     endpoint = settings.s3_endpoint_url or ""
-    key_id = settings.s3_access_key_id or ""
-    secret = settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else ""
-    given = {
-        "VIDEOSYNTH_S3_ENDPOINT_URL": endpoint,
-        "VIDEOSYNTH_S3_ACCESS_KEY_ID": key_id,
-        "VIDEOSYNTH_S3_SECRET_ACCESS_KEY": secret,
-    }
-    missing = [name for name, value in given.items() if not value]
+    key_id = settings.s3_access_key_id or None
+    secret = settings.s3_secret_access_key.get_secret_value() if settings.s3_secret_access_key else None
+    missing = [] if endpoint else ["VIDEOSYNTH_S3_ENDPOINT_URL"]
+    if (key_id is None) != (secret is None):  # one without the other is a mistake, not a request for the chain
+        missing.append("VIDEOSYNTH_S3_SECRET_ACCESS_KEY" if secret is None else "VIDEOSYNTH_S3_ACCESS_KEY_ID")
     if missing:
         raise ValueError(f"S3 storage ({settings.storage}) needs {', '.join(missing)}.")
     return _http_url("VIDEOSYNTH_S3_ENDPOINT_URL", endpoint) or "", key_id, secret
@@ -157,7 +155,7 @@ def _http_url(name: str, value: str | None) -> str | None:
     return value
 
 
-def _make_client(endpoint_url: str, access_key_id: str, secret_access_key: str, region: str) -> S3Client:
+def _make_client(endpoint_url: str, access_key_id: str | None, secret_access_key: str | None, region: str) -> S3Client:
     import boto3
     from botocore.config import Config
 
