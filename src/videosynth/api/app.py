@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from videosynth import __version__, compose
 from videosynth.api import apiyi, dashscope, files, metrics, ops
-from videosynth.api.context import RequestIdMiddleware
+from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.errors import install_error_handlers
 from videosynth.api.ops import ReadinessCheck
 from videosynth.service import TaskService
@@ -32,7 +32,7 @@ def create_app(
     app.state.time_zone = ZoneInfo(settings.time_zone)
     app.state.local_blobs = local_blobs
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestContextMiddleware)
     dashscope.register(app)
     apiyi.register(app)
     ops.register(app)

@@ -3,7 +3,8 @@
 Every app gets its own CollectorRegistry (never prometheus_client's global one), so tests can build several apps
 in one process. Two sources:
 
-- ``MetricsMiddleware`` (pure ASGI) counts requests by method, route *template* and status code and times them.
+- ``ApiMetrics`` counts requests by method, route *template* and status code and times them (reported by the
+  request context middleware in api/context.py, the one pure-ASGI layer every request passes).
   The label is the template the router matched (``/api/v1/tasks/{task_id}``), never the raw path, and
   ``<unmatched>`` for paths no route knows, so label cardinality is bounded by the route table.
 - ``StoreCollector`` reads the task table at scrape time: queue depth and oldest wait per model, tasks by
@@ -36,7 +37,7 @@ from prometheus_client import (
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import Engine
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from videosynth.domain.task import TaskStatus
 from videosynth.store import stats
@@ -69,10 +70,22 @@ class ApiMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
-        self.in_flight = Gauge("videosynth_http_requests_in_flight", "Requests being handled now.", registry=registry)
+        in_flight = Gauge("videosynth_http_requests_in_flight", "Requests being handled now.", registry=registry)
+        # A plain count read at scrape time: two locked gauge updates per request cost more than the rest here.
+        self._in_flight = 0
+        in_flight.set_function(lambda: self._in_flight)
         # labels() takes a lock and builds a tuple; the label sets are few, so keep their children.
         self._counted: dict[tuple[str, str, str], Any] = {}
         self._timed: dict[tuple[str, str], Any] = {}
+
+    # The request context middleware (api/context.py) calls these two for every HTTP request.
+    def request_started(self) -> None:
+        self._in_flight += 1
+
+    def request_finished(self, scope: Scope, code: int, seconds: float) -> None:
+        self._in_flight -= 1
+        method = scope.get("method", "GET")
+        self.observe(method if method in _METHODS else "OTHER", route_template(scope), code, seconds)
 
     def observe(self, method: str, route: str, code: int, seconds: float) -> None:
         counted = self._counted.get((method, route, str(code)))
@@ -107,37 +120,6 @@ def route_template(scope: Scope) -> str:
             return path[:start] + template
         start = path.find("/", start + 1)
     return template
-
-
-class MetricsMiddleware:
-    """Pure ASGI, like RequestIdMiddleware: counts and times every HTTP request, errors included."""
-
-    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
-        self._app = app
-        self._metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        start = time.perf_counter()
-        code = 500  # what the client gets when the app raises before starting a response
-
-        async def send_and_note(message: Message) -> None:
-            nonlocal code
-            if message["type"] == "http.response.start":
-                code = int(message["status"])
-            await send(message)
-
-        self._metrics.in_flight.inc()
-        try:
-            await self._app(scope, receive, send_and_note)
-        finally:
-            self._metrics.in_flight.dec()
-            method = scope.get("method", "GET")
-            self._metrics.observe(
-                method if method in _METHODS else "OTHER", route_template(scope), code, time.perf_counter() - start
-            )
 
 
 class StoreCollector(Collector):
@@ -216,14 +198,13 @@ def new_registry(engine: Engine | None) -> tuple[CollectorRegistry, ApiMetrics]:
 
 
 def register(app: FastAPI, engine: Engine | None = None) -> ApiMetrics:
-    """Give ``app`` its own registry, the request middleware and ``GET /metrics``. Call it once, while building
+    """Give ``app`` its own registry, the request metrics and ``GET /metrics``. Call it once, while building
     the app (before it serves): a second call returns the first call's metrics and changes nothing."""
     existing = getattr(app.state, "metrics", None)
     if isinstance(existing, ApiMetrics):
         return existing
     registry, metrics = new_registry(engine)
-    app.state.metrics = metrics
-    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.state.metrics = metrics  # the request context middleware reports every request to it
 
     # Sync on purpose: the store queries run in the threadpool, never on the event loop.
     def scrape() -> Response:
