@@ -115,18 +115,19 @@ class TaskService:
 
     async def poll(self, authorization: str | None, task_id: str) -> Task | None:
         """authenticate + get in one query on the event loop: the status poll, the API's hot path."""
-        found = await self._reader.find(hash_secret(bearer_secret(authorization)), task_id)
-        if found.key is None:
-            raise InvalidApiKey()
-        task = found.task
+        _key, task = await self._find(authorization, task_id)
         return None if task is None or self._expired(task) else task
 
     async def authenticate(self, authorization: str | None) -> ApiKey:
         """The caller's active key, looked up on the event loop through the poll's read path (no thread hop)."""
-        found = await self._reader.find(hash_secret(bearer_secret(authorization)), NO_TASK)
+        key, _task = await self._find(authorization, NO_TASK)
+        return key
+
+    async def _find(self, authorization: str | None, task_id: str) -> tuple[ApiKey, Task | None]:
+        found = await self._reader.find(hash_secret(bearer_secret(authorization)), task_id)
         if found.key is None:
             raise InvalidApiKey()
-        return found.key
+        return found.key, found.task
 
     async def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
         """A new PENDING task (or, for a retried Idempotency-Key, the task it named). Creates that arrive
@@ -186,10 +187,13 @@ class TaskService:
         if after is None or after.status is not TaskStatus.CANCELED:
             raise UnsupportedOperation("Only a PENDING task can be canceled.")
 
-    def result_url(self, task: Task, base_url: str) -> str | None:
+    def result_url(self, task: Task, base_url: Callable[[], str]) -> str | None:
+        """The task's download link. ``base_url`` (this API's own, costly to build per request) is asked for only
+        when there is a link and no public base URL is configured."""
         if task.status is not TaskStatus.SUCCEEDED or task.result_key is None:
             return None
-        return self._blobs.url(task.result_key, self._settings.public_base_url or base_url, self._settings.url_ttl_s)
+        base = self._settings.public_base_url or base_url()
+        return self._blobs.url(task.result_key, base, self._settings.url_ttl_s)
 
     def model_spec(self, name: str) -> ModelSpec | None:
         return self._models.get(name)

@@ -9,7 +9,7 @@ from fastapi import Depends, FastAPI, Header, Request, Response
 from starlette.routing import Match, Route
 from starlette.types import Scope
 
-from videosynth.domain.task import Task, TaskStatus
+from videosynth.domain.task import Task
 from videosynth.service import TaskService
 from videosynth.store.protocols import ApiKey
 
@@ -83,7 +83,4 @@ def base_url(request: Request) -> str:
 
 
 def result_url(service: TaskService, task: Task, request: Request) -> str | None:
-    """The task's download link; the request's base URL (costly to build) only when there is a result."""
-    if task.status is not TaskStatus.SUCCEEDED:
-        return None
-    return service.result_url(task, base_url(request))
+    return service.result_url(task, lambda: base_url(request))

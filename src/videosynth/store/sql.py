@@ -151,8 +151,18 @@ class SqlTaskStore:
         return outcome
 
     def create_many(self, items: Sequence[NewTask]) -> list[CreateOutcome]:
+        for item in items:
+            if item.task.status is not TaskStatus.PENDING:
+                raise ValueError(f"New tasks are PENDING, got {item.task.status.value} for {item.task.task_id}.")
+        # One transaction (one commit) for the batch, and a few statements for all of it: each item's retry
+        # lookup and limits see the state its predecessors left, exactly as if they had come one by one.
         with self._immediate.begin() as conn:
-            return create_in(conn, items)
+            usage = _KeyUsage.load(conn, items)
+            bulk: list[dict[str, Any]] = []  # new tasks without an Idempotency-Key: one multi-row insert
+            outcomes = [_create_one(conn, item, usage, bulk) for item in items]
+            if bulk:
+                conn.execute(_INSERT_TASK, bulk)
+            return outcomes
 
     def get(self, task_id: str) -> Task | None:
         with self._engine.connect() as conn:
@@ -185,8 +195,7 @@ class SqlTaskStore:
         return TaskPage(tasks=[row_to_task(row) for row in rows], total=total)
 
     def count_active(self, key_id: str) -> int:
-        active = (TaskStatus.PENDING.value, TaskStatus.RUNNING.value)
-        query = select(func.count()).select_from(tasks).where(tasks.c.key_id == key_id, tasks.c.status.in_(active))
+        query = select(func.count()).select_from(tasks).where(tasks.c.key_id == key_id, tasks.c.status.in_(_ACTIVE))
         with self._engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
@@ -343,21 +352,6 @@ RATE_WINDOW_MS = 60_000
 def _by_idempotency_key(conn: Connection, key_id: str, idempotency_key: str) -> RowMapping | None:
     query = select(tasks).where(tasks.c.key_id == key_id, tasks.c.idempotency_key == idempotency_key)
     return conn.execute(query).mappings().first()
-
-
-def create_in(conn: Connection, items: Sequence[NewTask]) -> list[CreateOutcome]:
-    """create_many's work inside the caller's transaction."""
-    for item in items:
-        if item.task.status is not TaskStatus.PENDING:
-            raise ValueError(f"New tasks are PENDING, got {item.task.status.value} for {item.task.task_id}.")
-    # One transaction (one commit) for the batch, and a few statements for all of it: each item's retry
-    # lookup and limits see the state its predecessors left, exactly as if they had come one by one.
-    usage = _KeyUsage.load(conn, items)
-    bulk: list[dict[str, Any]] = []  # new tasks without an Idempotency-Key: one multi-row insert
-    outcomes = [_create_one(conn, item, usage, bulk) for item in items]
-    if bulk:
-        conn.execute(_INSERT_TASK, bulk)
-    return outcomes
 
 
 @dataclass
