@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         600.0, ge=0, description="On SIGTERM, finish the current task for this long, then give it back."
     )
     key_max_queued: int = Field(50, ge=1, description="Per-key limit on PENDING + RUNNING tasks (429 Throttling).")
-    key_rate_per_min: int = Field(600, ge=1, description="Per-key tasks created in any 60 s (429 RateQuota).")
+    key_rate_per_min: int = Field(600, ge=1, description="Per-key creates per minute, a token bucket (429 RateQuota).")
 
     model_registry: Path | None = Field(None, description="Model registry TOML; default: the packaged one.")
     model: str = Field(DEMO_MODEL, description="Diffusers Wan checkpoint (folder or hub id); 'demo' = tiny model.")

@@ -20,7 +20,7 @@ from sqlalchemy.exc import OperationalError
 
 from videosynth.store import migrate
 from videosynth.store.engine import make_engine
-from videosynth.store.schema import api_keys, tasks
+from videosynth.store.schema import metadata
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore
 
 PG_URL_ENV = "VIDEOSYNTH_TEST_PG_URL"
@@ -93,8 +93,8 @@ def engine(backend: str, request: pytest.FixtureRequest) -> Engine:
     """The backend's migrated database, emptied: migrating once per session keeps the suite fast."""
     db: Engine = request.getfixturevalue(f"{backend}_db")
     with db.begin() as conn:
-        conn.execute(delete(tasks))
-        conn.execute(delete(api_keys))
+        for table in reversed(metadata.sorted_tables):  # every table but alembic's
+            conn.execute(delete(table))
     return db
 
 

@@ -13,14 +13,14 @@ from typing import TypeVar
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, insert, select, text, update
 
 from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.store import migrate
 from videosynth.store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine
 from videosynth.store.protocols import IdempotencyConflict, SchemaOutOfDate
-from videosynth.store.schema import api_keys, metadata, tasks
+from videosynth.store.schema import api_keys, key_usage, metadata, tasks
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 
 MODEL = "wan2.7-t2v"
@@ -97,13 +97,49 @@ def test_empty_database_is_refused_until_migrated(empty_url: str) -> None:
         open_stores(empty_url)
 
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0003"
+    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0004"
     migrate.check_current(empty_url)
     migrate.upgrade(empty_url)  # a second run is a no-op
     task_store, _, engine = open_stores(empty_url)
     try:
         task_store.create(make_task())
         assert task_store.count_pending() == 1
+    finally:
+        engine.dispose()
+
+
+def bare_task_row(task_id: str, key_id: str, status: str) -> dict[str, object]:
+    """A tasks row as an older release wrote it: the NOT NULL columns only."""
+    return {
+        "task_id": task_id,
+        "key_id": key_id,
+        "model": MODEL,
+        "status": status,
+        "request_json": {},
+        "seed": 1,
+        "request_id": "r",
+        "submit_ms": T0,
+        "progress": 0,
+        "attempts": 0,
+        "extension_json": {},
+        "usage_json": {},
+        "updated_ms": T0,
+    }
+
+
+def test_migration_0004_counts_each_keys_active_tasks_into_its_usage_row(empty_url: str) -> None:
+    migrate.upgrade(empty_url, "0003")
+    engine = make_engine(empty_url)
+    try:
+        rows = [("a", "PENDING"), ("a", "RUNNING"), ("a", "SUCCEEDED"), ("b", "CANCELED")]
+        with engine.begin() as conn:
+            for i, (key_id, status) in enumerate(rows):
+                conn.execute(insert(tasks).values(bare_task_row(f"t{i}", key_id, status)))
+            conn.execute(insert(api_keys).values(key_id="c", name="c", prefix="p", secret_hash="h", created_ms=T0))
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            usage = conn.execute(select(key_usage.c.key_id, key_usage.c.active, key_usage.c.rate_tat_ns)).all()
+        assert sorted(map(tuple, usage)) == [("a", 2, 0), ("b", 0, 0), ("c", 0, 0)]
     finally:
         engine.dispose()
 
@@ -118,7 +154,7 @@ def test_postgresql_migration_stays_in_the_urls_schema(pg_empty_url: str) -> Non
                 text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"),
                 {"schema": schema},
             ).scalars()
-            assert set(found) == {"tasks", "api_keys", "alembic_version"}
+            assert set(found) == {"tasks", "api_keys", "key_usage", "alembic_version"}
     finally:
         engine.dispose()
     assert schema.startswith("vs_test_")

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Engine, select
 from tests.integration.test_store import T0, make_task, run_together
 
 from videosynth.domain.task import Task
 from videosynth.store.protocols import Admission, AdmissionRefused, IdempotencyConflict, NewTask
-from videosynth.store.sql import SqlTaskStore
+from videosynth.store.schema import key_usage
+from videosynth.store.sql import SqlKeyStore, SqlTaskStore
 
 
 def test_a_busy_key_does_not_starve_a_single_task(task_store: SqlTaskStore) -> None:
@@ -49,18 +51,36 @@ def test_count_active_counts_pending_and_running_of_one_key(task_store: SqlTaskS
     assert task_store.count_active("k") == 1
 
 
-def test_admission_counts_a_sliding_minute_of_creates(task_store: SqlTaskStore) -> None:
-    limits = Admission(now_ms=T0 + 60_000, max_per_minute=3, max_active=100)
-    for i in range(3):
-        task_store.create(make_task(key_id="k", submit_ms=T0 + 1 + i * 10_000), admission=limits)
+def test_the_rate_limit_is_a_bucket_of_a_minutes_creates_refilled_evenly(task_store: SqlTaskStore) -> None:
+    def create(key: str, now_ms: int) -> Task:
+        return task_store.create(make_task(key_id=key, submit_ms=now_ms), admission=Admission(now_ms, 3, 100))
+
+    for _ in range(3):  # a full bucket: three at once
+        create("k", T0)
     with pytest.raises(AdmissionRefused) as refused:
-        task_store.create(make_task(key_id="k", submit_ms=T0 + 60_000), admission=limits)
-    assert (refused.value.limit, refused.value.count, refused.value.cap) == ("rate", 3, 3)
-    task_store.create(make_task(key_id="other", submit_ms=T0 + 60_000), admission=limits)  # per key
-    # 60 s after the first create it leaves the window: one slot frees, no clock-minute edge involved.
-    later = Admission(now_ms=T0 + 60_001, max_per_minute=3, max_active=100)
-    task_store.create(make_task(key_id="k", submit_ms=T0 + 60_001), admission=later)
-    assert task_store.count_active("k") == 4
+        create("k", T0 + 19_999)
+    assert (refused.value.limit, refused.value.cap) == ("rate", 3)
+    create("other", T0)  # per key
+    create("k", T0 + 20_000)  # one every 60 s / 3
+    with pytest.raises(AdmissionRefused):
+        create("k", T0 + 39_999)
+    for _ in range(3):  # idle for a minute: the bucket is full again, and holds no more than that
+        create("k", T0 + 200_000)
+    with pytest.raises(AdmissionRefused):
+        create("k", T0 + 200_000)
+    assert task_store.count_active("k") == 7
+
+
+def test_refused_creates_leave_the_bucket_as_it_was(task_store: SqlTaskStore) -> None:
+    limits = Admission(now_ms=T0, max_per_minute=2, max_active=1)
+    task_store.create(make_task(key_id="k"), admission=limits)
+    for _ in range(5):
+        with pytest.raises(AdmissionRefused):  # over max_active: these must not spend the rate too
+            task_store.create(make_task(key_id="k"), admission=limits)
+    claimed = task_store.claim("w", None, T0, lease_s=60)
+    assert claimed is not None
+    task_store.finish_success(claimed.task_id, "w", T0, "r", {})
+    task_store.create(make_task(key_id="k"), admission=limits)  # the bucket's second token is still there
 
 
 def test_admission_caps_the_active_tasks_and_never_refuses_a_retry(task_store: SqlTaskStore) -> None:
@@ -141,3 +161,48 @@ def test_concurrent_batches_sharing_keys_neither_deadlock_nor_overshoot(task_sto
     accepted = sum(run_together(8, batch))
     assert accepted == 6 * 7  # every key filled exactly to its limit: 8 batches x 12 creates offered
     assert all(task_store.count_active(key) == 7 for key in keys)
+
+
+def usage_active(engine: Engine, key_id: str) -> int | None:
+    """The key's usage row itself, as a create batch reads it."""
+    with engine.connect() as conn:
+        found: int | None = conn.execute(
+            select(key_usage.c.active).where(key_usage.c.key_id == key_id)
+        ).scalar_one_or_none()
+        return found
+
+
+def test_the_usage_row_follows_every_way_in_and_out_of_the_queue(task_store: SqlTaskStore, engine: Engine) -> None:
+    made = [task_store.create(make_task(key_id="k", submit_ms=T0 + i)) for i in range(7)]
+    assert usage_active(engine, "k") == task_store.count_active("k") == 7
+
+    def claim(worker: str, lease_s: float = 60) -> Task:
+        task = task_store.claim(worker, None, T0 + 100, lease_s=lease_s)
+        assert task is not None
+        return task
+
+    task_store.finish_success(claim("w").task_id, "w", T0 + 200, "r", {})
+    task_store.finish_failure(claim("w").task_id, "w", T0 + 200, "InternalError", "boom")
+    assert task_store.finish_success(made[0].task_id, "w", T0 + 201, "r", {}) is False  # lost: no change
+    assert task_store.cancel(made[2].task_id, "k", T0 + 300) is not None
+    assert task_store.cancel(made[2].task_id, "k", T0 + 301) is not None  # canceled already: no change
+    task_store.release(claim("w").task_id, "w")  # back to PENDING: still active
+    task_store.heartbeat(claim("w").task_id, "w", T0 + 400, lease_s=60, progress=10)
+    assert usage_active(engine, "k") == task_store.count_active("k") == 4
+
+    claim("dead", lease_s=0.001)  # abandoned; with max_attempts 1 the sweep fails it
+    assert task_store.requeue_expired(T0 + 10_000, max_attempts=1) >= 1
+    assert usage_active(engine, "k") == task_store.count_active("k")
+
+    task_store.purge_expired(T0 + 1_000_000, limit=100)  # PENDING and final tasks go; RUNNING ones stay
+    assert usage_active(engine, "k") == task_store.count_active("k") >= 1
+
+
+def test_a_key_from_the_key_store_has_its_usage_row_from_the_start(
+    key_store: SqlKeyStore, task_store: SqlTaskStore, engine: Engine
+) -> None:
+    key, _secret = key_store.create("fresh", T0)
+    assert usage_active(engine, key.key_id) == 0
+    assert usage_active(engine, "never-seen") is None
+    task_store.create(make_task(key_id="never-seen"), admission=Admission(T0, 1, 1))  # made on first use
+    assert usage_active(engine, "never-seen") == 1

@@ -19,10 +19,11 @@ from videosynth.store.protocols import SchemaOutOfDate
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 
-def upgrade(url: str | Engine) -> None:
-    """Bring the database to the newest revision in one transaction (DDL is transactional on both)."""
+def upgrade(url: str | Engine, revision: str = "head") -> None:
+    """Bring the database to the newest revision (or ``revision``) in one transaction (DDL is transactional on
+    both databases)."""
     with _engine(url) as engine, engine.begin() as connection:
-        command.upgrade(_config(connection), "head")
+        command.upgrade(_config(connection), revision)
 
 
 def current_revision(url: str | Engine) -> str | None:

@@ -34,7 +34,7 @@ class Admission:
     """Per-key limits a create must pass, checked in the insert's own transaction (so across API replicas)."""
 
     now_ms: int
-    max_per_minute: int  # the key's tasks created in the 60 s before now_ms
+    max_per_minute: int  # the key's creates per minute: a bucket of this many, refilled evenly
     max_active: int  # the key's PENDING + RUNNING tasks
 
 

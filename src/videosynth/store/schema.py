@@ -62,8 +62,6 @@ tasks = Table(
     # listing: a key's tasks newest first.
     Index("ix_tasks_key_listing", "key_id", "submit_ms"),
     Index("ix_tasks_key_schedule", "key_id", "scheduled_ms"),
-    # the queue quota: a key's PENDING + RUNNING tasks.
-    Index("ix_tasks_key_status", "key_id", "status"),
     # Idempotency-Key is unique per API key; partial so the many tasks without one do not bloat the index.
     Index(
         "uq_tasks_key_idempotency",
@@ -87,4 +85,16 @@ api_keys = Table(
     Column("revoked_ms", BigInteger),
     Index("uq_api_keys_secret_hash", "secret_hash", unique=True),
     Index("ix_api_keys_name", "name"),
+)
+
+# Per key, what admitting a create needs, kept up to date in the transactions that change it (store/sql.py), so
+# a create batch reads one row per key instead of counting the key's tasks: O(keys), whatever the table holds.
+key_usage = Table(
+    "key_usage",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    # The key's PENDING + RUNNING tasks (the queue quota).
+    Column("active", Integer, nullable=False),
+    # The rate limit's state (GCRA): when the key's bucket is full again, epoch nanoseconds.
+    Column("rate_tat_ns", BigInteger, nullable=False),
 )

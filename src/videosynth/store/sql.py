@@ -8,22 +8,22 @@ both win. Each write transaction starts with its write, which on SQLite takes th
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     BigInteger,
-    BindParameter,
     ColumnElement,
     Connection,
     Engine,
-    Integer,
     RowMapping,
-    Select,
     String,
     Update,
     bindparam,
@@ -34,12 +34,13 @@ from sqlalchemy import (
     insert,
     literal,
     select,
-    text,
-    union_all,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.dml import ReturningDelete
+from sqlalchemy.sql.dml import Insert, ReturningDelete
 
 from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import FINAL_STATUSES, Task, TaskStatus
@@ -55,7 +56,7 @@ from videosynth.store.protocols import (
     Purged,
     TaskPage,
 )
-from videosynth.store.schema import api_keys, tasks
+from videosynth.store.schema import api_keys, key_usage, tasks
 
 # On PostgreSQL, SKIP LOCKED with LIMIT 1 can come back empty while another claimer holds the only candidate
 # row it saw; a few immediate retries tell "lost a race" from "queue empty".
@@ -107,6 +108,8 @@ def _task_row(task: Task, idempotency_key: str | None, request_hash: str | None)
         "end_ms": task.end_ms,
         "progress": task.progress,
         "attempts": task.attempts,
+        "lease_owner": None,
+        "lease_expires_ms": None,
         "result_key": task.result_key,
         "error_code": task.error_code,
         "error_message": task.error_message,
@@ -134,6 +137,7 @@ class SqlTaskStore:
     def __init__(self, engine: Engine, clock: Clock = wall_clock_ms) -> None:
         self._engine = engine
         self._immediate = immediate(engine)
+        self._insert = _TaskInsert(engine.dialect)
         self._clock = clock
 
     # --- submit / read -------------------------------------------------------------------------------------
@@ -159,9 +163,10 @@ class SqlTaskStore:
         with self._immediate.begin() as conn:
             usage = _KeyUsage.load(conn, items)
             bulk: list[dict[str, Any]] = []  # new tasks without an Idempotency-Key: one multi-row insert
-            outcomes = [_create_one(conn, item, usage, bulk) for item in items]
+            outcomes = [_create_one(conn, item, usage, bulk, self._insert) for item in items]
             if bulk:
-                conn.execute(_INSERT_TASK, bulk)
+                self._insert(conn, bulk)
+            usage.save(conn)
             return outcomes
 
     def get(self, task_id: str) -> Task | None:
@@ -208,12 +213,14 @@ class SqlTaskStore:
     def cancel(self, task_id: str, key_id: str, now_ms: int) -> Task | None:
         mine = (tasks.c.task_id == task_id, tasks.c.key_id == key_id)
         with self._engine.begin() as conn:
-            conn.execute(
+            canceled = conn.execute(
                 update(tasks)
                 .where(*mine, tasks.c.status == TaskStatus.PENDING.value)
                 .values(status=TaskStatus.CANCELED.value, end_ms=now_ms, updated_ms=now_ms)
-            )
+            ).rowcount
             row = conn.execute(select(tasks).where(*mine)).mappings().first()
+            if canceled:
+                _release_active(conn, [key_id])
         return None if row is None else row_to_task(row)
 
     # --- worker side ---------------------------------------------------------------------------------------
@@ -300,6 +307,7 @@ class SqlTaskStore:
                 error_message=_abandoned_message(),
                 **_NO_LEASE,
             )
+            .returning(tasks.c.key_id)
         )
         retry = (
             update(tasks)
@@ -307,7 +315,10 @@ class SqlTaskStore:
             .values(status=TaskStatus.PENDING.value, progress=0, updated_ms=now_ms, **_NO_LEASE)
         )
         with self._engine.begin() as conn:
-            return int(conn.execute(give_up).rowcount) + int(conn.execute(retry).rowcount)
+            failed = conn.execute(give_up).scalars().all()
+            retried = int(conn.execute(retry).rowcount)
+            _release_active(conn, failed)
+        return len(failed) + retried
 
     # --- retention -----------------------------------------------------------------------------------------
 
@@ -316,6 +327,7 @@ class SqlTaskStore:
             raise ValueError(f"limit starts at 1, got {limit}.")
         with self._engine.begin() as conn:
             rows = conn.execute(_purge_statement(before_ms, limit)).all()
+            _release_active(conn, [row.key_id for row in rows if row.status == TaskStatus.PENDING.value])
         return [(row.task_id, row.result_key) for row in rows]
 
     # --- helpers -------------------------------------------------------------------------------------------
@@ -333,9 +345,13 @@ class SqlTaskStore:
                 tasks.c.lease_owner == worker_id,
             )
             .values(dict(values))
+            .returning(tasks.c.key_id)
         )
         with self._engine.begin() as conn:
-            return conn.execute(statement).rowcount == 1
+            key_id = conn.execute(statement).scalar_one_or_none()
+            if key_id is not None and values.get("status") in _FINAL_VALUES:
+                _release_active(conn, [key_id])
+        return key_id is not None
 
     def _has_pending(self, models: Collection[str] | None) -> bool:
         query = select(tasks.c.task_id).where(*_pending_filter(models)).limit(1)
@@ -343,10 +359,30 @@ class SqlTaskStore:
             return conn.execute(query).first() is not None
 
 
-# Built once: .values(row) per call coerced every column again, a large share of a create's CPU.
-_INSERT_TASK = insert(tasks)
+class _TaskInsert:
+    """INSERT of whole tasks rows with plain DBAPI parameters, compiled once for the engine's dialect.
+
+    SQLAlchemy's per-row parameter processing (every column looked up, three JSON encodings through the type
+    system) was about half of a create batch's Python time, and that time holds the GIL the API's event loop
+    needs. The rows are the store's own (_task_row), so nothing here needs coercing."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        compiled = insert(tasks).compile(dialect=dialect)
+        self._sql = str(compiled)
+        self._order = compiled.positiontup  # positional paramstyles (SQLite's "?") take tuples in this order
+
+    def __call__(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        encoded = [{**row, **{name: _encode_json(row[name]) for name in _JSON_COLUMNS}} for row in rows]
+        if self._order is None:
+            conn.exec_driver_sql(self._sql, encoded)
+        else:
+            conn.exec_driver_sql(self._sql, [tuple(row[name] for name in self._order) for row in encoded])
+
+
+_JSON_COLUMNS = tuple(column.name for column in tasks.c if isinstance(column.type, JSON))
+_encode_json = json.dumps  # what SQLAlchemy's JSON type writes
 _ACTIVE = (TaskStatus.PENDING.value, TaskStatus.RUNNING.value)
-RATE_WINDOW_MS = 60_000
+_FINAL_VALUES = frozenset(status.value for status in FINAL_STATUSES)
 
 
 def _by_idempotency_key(conn: Connection, key_id: str, idempotency_key: str) -> RowMapping | None:
@@ -356,42 +392,105 @@ def _by_idempotency_key(conn: Connection, key_id: str, idempotency_key: str) -> 
 
 @dataclass
 class _KeyUsage:
-    """Per key of a batch: its tasks created in the rate window and its active tasks, kept up to date as the
-    batch's items are accepted. Counted without a bound on purpose: admission itself keeps both near the limits."""
+    """The batch's keys' usage rows, locked for the batch and kept up to date as its items are accepted, then
+    written back once. One row per key (schema.key_usage): the cost of admission does not grow with the tasks
+    a key has.
 
-    recent: dict[str, int]
+    The rate limit is a token bucket in GCRA form: a key may create ``max_per_minute`` tasks at once, then one
+    every 60 s / max_per_minute; its whole state is the time the bucket is full again (``tat``)."""
+
     active: dict[str, int]
+    tat_ns: dict[str, int]
+    changed: set[str] = field(default_factory=set)
 
     @classmethod
     def load(cls, conn: Connection, items: Sequence[NewTask]) -> _KeyUsage:
-        checked = [item for item in items if item.admission is not None]
-        keys = sorted({item.task.key_id for item in checked})
-        if not keys:
-            return cls({}, {})
-        if conn.dialect.name == "postgresql":
-            # READ COMMITTED would let concurrent creates of one key each miss the others' uncommitted rows;
-            # these locks (released at commit) make one key's check-and-insert serial, as SQLite's BEGIN
-            # IMMEDIATE does. One statement takes them all in one order, so two batches cannot deadlock.
-            conn.execute(_LOCK_KEYS, {"keys": keys})
-        # The earliest item's window: a few milliseconds wider than the later items' own, never narrower.
-        since = min(item.admission.now_ms for item in checked if item.admission) - RATE_WINDOW_MS
-        rows = conn.execute(_USAGE_BY_KEY, {"keys": keys, "since": since}).all()
-        return cls({key: int(recent) for key, recent, _ in rows}, {key: int(active) for key, _, active in rows})
+        keys = sorted({item.task.key_id for item in items})
+        rows = _lock_usage(conn, keys)
+        missing = [key for key in keys if key not in rows]
+        if missing:  # a key's first task (keys made by the key store have a row from the start)
+            conn.execute(_insert_missing_usage(conn), [_fresh_usage(key) for key in missing])
+            rows.update(_lock_usage(conn, missing))
+        return cls({key: row[0] for key, row in rows.items()}, {key: row[1] for key, row in rows.items()})
 
     def refusal(self, key_id: str, admission: Admission) -> AdmissionRefused | None:
-        recent, active = self.recent.get(key_id, 0), self.active.get(key_id, 0)
-        if recent >= admission.max_per_minute:
-            return AdmissionRefused("rate", recent, admission.max_per_minute)
+        now_ns, interval_ns = admission.now_ms * 1_000_000, _rate_interval_ns(admission.max_per_minute)
+        if max(self.tat_ns[key_id], now_ns) - now_ns > RATE_WINDOW_NS - interval_ns:
+            return AdmissionRefused("rate", admission.max_per_minute, admission.max_per_minute)
+        active = self.active[key_id]
         if active >= admission.max_active:
             return AdmissionRefused("active", active, admission.max_active)
         return None
 
-    def accepted(self, key_id: str) -> None:
-        self.recent[key_id] = self.recent.get(key_id, 0) + 1
-        self.active[key_id] = self.active.get(key_id, 0) + 1
+    def accepted(self, key_id: str, admission: Admission | None) -> None:
+        self.active[key_id] += 1
+        if admission is not None:
+            now_ns = admission.now_ms * 1_000_000
+            self.tat_ns[key_id] = max(self.tat_ns[key_id], now_ns) + _rate_interval_ns(admission.max_per_minute)
+        self.changed.add(key_id)
+
+    def save(self, conn: Connection) -> None:
+        rows = [
+            {"k_id": key, "new_active": self.active[key], "new_tat": self.tat_ns[key]} for key in sorted(self.changed)
+        ]
+        if rows:
+            conn.execute(_SAVE_USAGE, rows)
 
 
-def _create_one(conn: Connection, item: NewTask, usage: _KeyUsage, bulk: list[dict[str, Any]]) -> CreateOutcome:
+RATE_WINDOW_NS = 60 * 1_000_000_000
+
+
+def _rate_interval_ns(max_per_minute: int) -> int:
+    return RATE_WINDOW_NS // max_per_minute
+
+
+def _lock_usage(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """The usage rows of ``keys`` (sorted), locked until commit on PostgreSQL: one key's admissions are serial
+    across API replicas, as SQLite's BEGIN IMMEDIATE makes them. Locked in key order, so batches cannot
+    deadlock; the other writers of these rows (``_release_active``) take them last in their transaction."""
+    query = (
+        select(key_usage.c.key_id, key_usage.c.active, key_usage.c.rate_tat_ns)
+        .where(key_usage.c.key_id.in_(keys))
+        .order_by(key_usage.c.key_id)
+        .with_for_update()
+    )
+    return {key: (active, tat) for key, active, tat in conn.execute(query)}
+
+
+def _fresh_usage(key_id: str) -> dict[str, Any]:
+    return {"key_id": key_id, "active": 0, "rate_tat_ns": 0}
+
+
+def _insert_missing_usage(conn: Connection) -> Insert:
+    """INSERT of usage rows that leaves a row another transaction made meanwhile as it is."""
+    dialect_insert = postgresql_insert if conn.dialect.name == "postgresql" else sqlite_insert
+    return dialect_insert(key_usage).on_conflict_do_nothing()
+
+
+_SAVE_USAGE = (
+    update(key_usage)
+    .where(key_usage.c.key_id == bindparam("k_id"))
+    .values(active=bindparam("new_active"), rate_tat_ns=bindparam("new_tat"))
+)
+_RELEASE_ACTIVE = (
+    update(key_usage)
+    .where(key_usage.c.key_id == bindparam("k_id"))
+    .values(active=case((key_usage.c.active > bindparam("n"), key_usage.c.active - bindparam("n")), else_=0))
+)
+
+
+def _release_active(conn: Connection, key_ids: Collection[str]) -> None:
+    """Tasks of these keys (one entry per task) left PENDING/RUNNING: each key's active count drops by its
+    share. The last statement of its transaction, in key order: whoever holds usage rows never waits for a
+    task row, so these waits cannot close a cycle."""
+    counts = Counter(key_ids)
+    if counts:
+        conn.execute(_RELEASE_ACTIVE, [{"k_id": key, "n": n} for key, n in sorted(counts.items())])
+
+
+def _create_one(
+    conn: Connection, item: NewTask, usage: _KeyUsage, bulk: list[dict[str, Any]], insert_tasks: _TaskInsert
+) -> CreateOutcome:
     task, idempotency_key = item.task, item.idempotency_key
     if idempotency_key is not None:
         existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
@@ -407,42 +506,15 @@ def _create_one(conn: Connection, item: NewTask, usage: _KeyUsage, bulk: list[di
     else:
         try:
             with conn.begin_nested():  # PostgreSQL: a failed insert must not abort the batch's transaction
-                conn.execute(_INSERT_TASK, row)
+                insert_tasks(conn, [row])
         except IntegrityError:
             # Another process's create with the same Idempotency-Key committed first: answer as its retry would.
             existing = _by_idempotency_key(conn, task.key_id, idempotency_key)
             if existing is None:
                 raise
             return _same_request(existing, item.request_hash)
-    usage.accepted(task.key_id)
+    usage.accepted(task.key_id, item.admission)
     return task
-
-
-_KEYS: BindParameter[str] = bindparam("keys", expanding=True)
-
-
-def _usage_by_key() -> Select[Any]:
-    """(key_id, tasks created since :since, PENDING + RUNNING tasks) of each of :keys that has any. One
-    statement (one round trip), whose two arms each read only their own index ((key_id, submit_ms) and
-    (key_id, status)): an OR of both conditions made SQLite read every task the key ever had."""
-    zero = literal(0, Integer)
-    recent = select(tasks.c.key_id, func.count().label("recent"), zero.label("active")).where(
-        tasks.c.key_id.in_(_KEYS), tasks.c.submit_ms > bindparam("since")
-    )
-    active = select(tasks.c.key_id, zero.label("recent"), func.count().label("active")).where(
-        tasks.c.key_id.in_(_KEYS), tasks.c.status.in_(_ACTIVE)
-    )
-    both = union_all(recent.group_by(tasks.c.key_id), active.group_by(tasks.c.key_id)).subquery()
-    return select(both.c.key_id, func.sum(both.c.recent), func.sum(both.c.active)).group_by(both.c.key_id)
-
-
-_USAGE_BY_KEY = _usage_by_key()
-# In the order of the lock ids themselves, whatever order the keys came in.
-_LOCK_KEYS = text(
-    "SELECT pg_advisory_xact_lock(lock_id) FROM "
-    "(SELECT DISTINCT hashtext(key_id) AS lock_id FROM unnest(CAST(:keys AS text[])) AS keys(key_id) "
-    "ORDER BY lock_id) AS ordered"
-)
 
 
 def _ms(seconds: float) -> int:
@@ -500,7 +572,7 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
 _PURGEABLE_VALUES = sorted(status.value for status in (*FINAL_STATUSES, TaskStatus.PENDING))
 
 
-def _purge_statement(before_ms: int, limit: int) -> ReturningDelete[str, str | None]:
+def _purge_statement(before_ms: int, limit: int) -> ReturningDelete[str, str | None, str, str]:
     # One DELETE … RETURNING: it leads its transaction (on SQLite it takes the write lock at once) and reports
     # only the rows it removed. The CTE picks a bounded batch, oldest first; on PostgreSQL SKIP LOCKED lets
     # concurrent sweepers take disjoint batches instead of queueing, and MATERIALIZED makes the batch be chosen
@@ -524,7 +596,7 @@ def _purge_statement(before_ms: int, limit: int) -> ReturningDelete[str, str | N
     return (
         delete(tasks)
         .where(tasks.c.task_id.in_(select(batch.c.task_id)), *expired)
-        .returning(tasks.c.task_id, tasks.c.result_key)
+        .returning(tasks.c.task_id, tasks.c.result_key, tasks.c.key_id, tasks.c.status)
     )
 
 
@@ -595,6 +667,7 @@ class SqlKeyStore:
         }
         with self._engine.begin() as conn:
             conn.execute(insert(api_keys).values(row))
+            conn.execute(insert(key_usage).values(_fresh_usage(key.key_id)))
         return key, secret
 
     def list(self) -> list[ApiKey]:
