@@ -13,6 +13,7 @@ from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
+from videosynth.store.checkpoint import WalCheckpointer
 from videosynth.store.reads import KeyTaskReader, key_task_reader
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 from videosynth.store.writes import ThreadWriter, Writer
@@ -40,6 +41,10 @@ class Stores:
     reader: KeyTaskReader
     writer: Writer
     engine: Engine
+
+    def background(self) -> list[WalCheckpointer]:
+        """What a long-running process over these stores runs beside them (started and stopped by its owner)."""
+        return [WalCheckpointer(self.engine)] if self.engine.dialect.name == "sqlite" else []
 
 
 def open_all(settings: Settings) -> Stores:

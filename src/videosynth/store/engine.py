@@ -17,11 +17,15 @@ POOL = {"pool_size": 20, "max_overflow": 20}
 # WAL lets API readers poll while a worker writes; NORMAL is durable enough under WAL (a power cut can lose
 # the last commits, never corrupt the file); busy_timeout makes a writer wait for the lock instead of failing.
 # busy_timeout comes first so switching to WAL (which needs a lock) waits too.
+# SQLite's own checkpoint-on-commit only past 10,000 pages (~40 MB): the API process checkpoints the WAL in the
+# background (checkpoint.py), so a commit never stalls on it; this backstop bounds the WAL without that thread.
+WAL_BACKSTOP_PAGES = 10_000
 _SQLITE_PRAGMAS = (
     f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "journal_mode=WAL",
     "foreign_keys=ON",
     "synchronous=NORMAL",
+    f"wal_autocheckpoint={WAL_BACKSTOP_PAGES}",
 )
 
 
