@@ -1,13 +1,17 @@
-"""The poll paths are served by lean Starlette routes ahead of FastAPI's (api/deps.add_lean_get): same answers,
-same error shape, still documented in OpenAPI."""
+"""The poll and create paths are served by lean Starlette routes ahead of FastAPI's (api/deps.add_lean_route):
+same answers, same error shape, still documented in OpenAPI."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import BaseRoute, Match
 
 from videosynth import compose
 from videosynth.api.app import build_app
@@ -57,3 +61,31 @@ def test_poll_paths_stay_documented(client_and_key: tuple[TestClient, str]) -> N
     for path in POLL_PATHS:
         names = {parameter["name"] for parameter in paths[path]["get"]["parameters"]}
         assert names == {"task_id", "Authorization"}
+
+
+def serving_route(client: TestClient, method: str, path: str) -> BaseRoute:
+    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    app = cast(FastAPI, client.app)
+    return next(route for route in app.router.routes if route.matches(scope)[0] is Match.FULL)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", POLL_PATHS[0]), ("GET", POLL_PATHS[2]), ("POST", CREATE)])
+def test_the_hot_paths_skip_fastapis_request_handling(
+    client_and_key: tuple[TestClient, str], method: str, path: str
+) -> None:
+    client, _ = client_and_key
+    route = serving_route(client, method, path.format(task_id="t"))
+    assert not isinstance(route, APIRoute) and route.path == path
+
+
+def test_create_errors_keep_the_dashscope_shape_and_stay_documented(client_and_key: tuple[TestClient, str]) -> None:
+    client, secret = client_and_key
+    auth = {"Authorization": f"Bearer {secret}", "X-DashScope-Async": "enable"}
+    bad = client.post(CREATE, headers=auth, json={"model": "wan2.7-t2v", "input": {}})
+    assert bad.status_code == 400 and bad.json()["code"] == "InvalidParameter"
+    assert bad.headers["x-request-id"] == bad.json()["request_id"]
+    assert client.post(CREATE, headers={"Authorization": "Bearer sk-no"}, json={}).json()["code"] == "InvalidApiKey"
+    wrong_method = client.get(CREATE, headers=auth)
+    assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "MethodNotAllowed"
+    documented = client.get("/openapi.json").json()["paths"][CREATE]["post"]
+    assert {parameter["name"] for parameter in documented["parameters"]} >= {"Authorization", "X-DashScope-Async"}
