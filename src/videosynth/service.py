@@ -34,6 +34,7 @@ from videosynth.store.protocols import (
     NewTask,
     TaskPage,
     TaskStore,
+    UnknownCaller,
 )
 from videosynth.store.reads import NO_TASK, KeyTaskReader
 from videosynth.store.sql import hash_secret
@@ -64,6 +65,8 @@ def _answer(outcome: CreateOutcome) -> Task | VideosynthError:
         return InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
     if isinstance(outcome, AdmissionRefused):
         return _refusal(outcome)
+    if isinstance(outcome, UnknownCaller):
+        return InvalidApiKey()
     return outcome
 
 
@@ -129,22 +132,31 @@ class TaskService:
             raise InvalidApiKey()
         return found.key, found.task
 
-    async def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
+    async def submit(
+        self, authorization: str | None, body: object, request_id: str, idempotency_key: str | None = None
+    ) -> Task:
         """A new PENDING task (or, for a retried Idempotency-Key, the task it named). Creates that arrive
-        together are written in one transaction on the writer thread."""
-        return await self._creates.submit(self._new_task(key, body, request_id, idempotency_key))
+        together are written in one transaction on the writer thread, which also finds their callers' keys: a
+        create costs no lookup of its own. A caller's bad key is still reported before anything else."""
+        secret_hash = hash_secret(bearer_secret(authorization))
+        try:
+            new_task = self._new_task(secret_hash, body, request_id, idempotency_key)
+        except VideosynthError:
+            await self.authenticate(authorization)
+            raise
+        return await self._creates.submit(new_task)
 
     async def _create_batch(self, items: list[NewTask]) -> list[Task | VideosynthError]:
         outcomes = await self._writer.create_many(items)
         return [_answer(outcome) for outcome in outcomes]
 
-    def _new_task(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
+    def _new_task(self, secret_hash: str, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
         request = parse_create_body(body, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(
             task_id=str(uuid.uuid4()),
-            key_id=key.key_id,
+            key_id="",  # the caller's, set in the create's transaction (NewTask.secret_hash)
             request=request,
             status=TaskStatus.PENDING,
             submit_ms=now_ms,
@@ -152,7 +164,8 @@ class TaskService:
             seed=seed,
         )
         limits = Admission(now_ms, self._settings.key_rate_per_min, self._settings.key_max_queued)
-        return NewTask(task, idempotency_key, request_hash(body) if idempotency_key else None, limits)
+        digest = request_hash(body) if idempotency_key else None
+        return NewTask(task, idempotency_key, digest, limits, secret_hash=secret_hash)
 
     async def cancel(self, key: ApiKey, task_id: str) -> None:
         """PENDING → CANCELED (on the writer thread). Anything else, an unknown task included, is the same

@@ -3,6 +3,7 @@ same answers, same error shape, still documented in OpenAPI."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import cast
@@ -89,3 +90,25 @@ def test_create_errors_keep_the_dashscope_shape_and_stay_documented(client_and_k
     assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "MethodNotAllowed"
     documented = client.get("/openapi.json").json()["paths"][CREATE]["post"]
     assert {parameter["name"] for parameter in documented["parameters"]} >= {"Authorization", "X-DashScope-Async"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "body"),
+    [
+        ({"X-DashScope-Async": "enable"}, {"model": "wan2.7-t2v", "input": {}}),  # an invalid body
+        ({"X-DashScope-Async": "enable"}, "not json"),
+        ({}, {"model": "wan2.7-t2v", "input": {"prompt": "x"}}),  # a synchronous call
+        ({"X-DashScope-Async": "enable", "Idempotency-Key": "x" * 300}, {"model": "wan2.7-t2v", "input": {}}),
+    ],
+)
+def test_a_bad_key_is_reported_before_what_else_is_wrong_with_a_create(
+    client_and_key: tuple[TestClient, str], extra: dict[str, str], body: object
+) -> None:
+    client, secret = client_and_key
+    for authorization, code in (("Bearer sk-wrong", 401), (f"Bearer {secret}", None)):
+        headers = {"Authorization": authorization, "Content-Type": "application/json", **extra}
+        response = client.post(CREATE, headers=headers, content=json.dumps(body))
+        if code is not None:
+            assert (response.status_code, response.json()["message"]) == (401, "Invalid API-key provided.")
+        else:  # the same request with a good key: refused for its own fault
+            assert response.status_code in (400, 403) and response.json()["code"] != "InvalidApiKey"

@@ -7,9 +7,9 @@ from sqlalchemy import Engine, select
 from tests.integration.test_store import T0, make_task, run_together
 
 from videosynth.domain.task import Task
-from videosynth.store.protocols import Admission, AdmissionRefused, IdempotencyConflict, NewTask
+from videosynth.store.protocols import Admission, AdmissionRefused, IdempotencyConflict, NewTask, UnknownCaller
 from videosynth.store.schema import key_usage
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore
+from videosynth.store.sql import SqlKeyStore, SqlTaskStore, hash_secret
 
 
 def test_a_busy_key_does_not_starve_a_single_task(task_store: SqlTaskStore) -> None:
@@ -206,3 +206,25 @@ def test_a_key_from_the_key_store_has_its_usage_row_from_the_start(
     assert usage_active(engine, "never-seen") is None
     task_store.create(make_task(key_id="never-seen"), admission=Admission(T0, 1, 1))  # made on first use
     assert usage_active(engine, "never-seen") == 1
+
+
+def test_a_batch_finds_its_callers_keys_in_its_own_transaction(
+    key_store: SqlKeyStore, task_store: SqlTaskStore
+) -> None:
+    live, live_secret = key_store.create("live", T0)
+    revoked, revoked_secret = key_store.create("revoked", T0)
+    key_store.revoke(revoked.key_id, T0 + 1)
+    limits = Admission(T0, 100, 100)
+
+    def by_secret(secret: str) -> NewTask:
+        return NewTask(make_task(key_id=""), admission=limits, secret_hash=hash_secret(secret))
+
+    outcomes = task_store.create_many(
+        [by_secret(live_secret), by_secret(revoked_secret), by_secret("sk-nobody"), NewTask(make_task(key_id="k"))]
+    )
+    assert isinstance(outcomes[0], Task) and outcomes[0].key_id == live.key_id
+    assert isinstance(outcomes[1], UnknownCaller) and isinstance(outcomes[2], UnknownCaller)
+    assert isinstance(outcomes[3], Task) and outcomes[3].key_id == "k"  # no secret_hash: the task's own key
+    stored = task_store.get(outcomes[0].task_id)
+    assert stored is not None and stored.key_id == live.key_id
+    assert task_store.count_active(live.key_id) == 1 and task_store.count_active(revoked.key_id) == 0

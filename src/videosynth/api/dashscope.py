@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 
 from videosynth.api.body import read_json
 from videosynth.api.context import request_id_of
@@ -22,7 +23,7 @@ from videosynth.api.deps import (
     result_url,
     service_of,
 )
-from videosynth.domain.errors import AccessDenied, InvalidParameter
+from videosynth.domain.errors import AccessDenied, InvalidParameter, VideosynthError
 from videosynth.domain.task import Task, TaskStatus, format_time
 from videosynth.service import ListQuery
 
@@ -63,18 +64,28 @@ def render_task(task: Task, video_url: str | None, zone: tzinfo) -> dict[str, An
 async def create_task(request: Request) -> JSONResponse:
     # Headers read off the Request, like the poll routes: FastAPI's parameter solving was a tenth of a create.
     headers, service = request.headers, service_of(request)
-    key = await service.authenticate(headers.get("authorization"))
+    authorization = headers.get("authorization")
+    try:
+        idempotency_key = _create_headers(headers)
+        body = await read_json(request)
+    except VideosynthError:
+        await service.authenticate(authorization)  # a bad key is reported before anything else
+        raise
+    request_id = request_id_of(request)
+    task = await service.submit(authorization, body, request_id, idempotency_key)
+    return JSONResponse(
+        {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
+    )
+
+
+def _create_headers(headers: Headers) -> str | None:
+    """The create's Idempotency-Key, once its headers are found acceptable."""
     if (headers.get("x-dashscope-async") or "").strip().lower() != "enable":
         raise AccessDenied(SYNC_CALLS_MESSAGE)
     idempotency_key = headers.get("idempotency-key")
     if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
         raise InvalidParameter("The Idempotency-Key header must be 1 to 255 characters.")
-    body = await read_json(request)
-    request_id = request_id_of(request)
-    task = await service.submit(key, body, request_id, idempotency_key)
-    return JSONResponse(
-        {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
-    )
+    return idempotency_key
 
 
 @router.get("/tasks/{task_id}", openapi_extra=POLL_PARAMETERS)

@@ -58,10 +58,17 @@ class NewTask:
     idempotency_key: str | None = None
     request_hash: str | None = None
     admission: Admission | None = None
+    # The caller, when not known yet: the active key with this secret hash, looked up in the create's own
+    # transaction (a revocation committed before it is honoured); the task's key_id is then that key's.
+    secret_hash: str | None = None
+
+
+class UnknownCaller(Exception):
+    """No active API key has the create's secret hash (NewTask.secret_hash); nothing was written."""
 
 
 # What one create of a batch came to: the task (new, or the one a retry names), or why not.
-CreateOutcome = Task | AdmissionRefused | IdempotencyConflict
+CreateOutcome = Task | AdmissionRefused | IdempotencyConflict | UnknownCaller
 
 
 class SchemaOutOfDate(Exception):
