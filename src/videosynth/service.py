@@ -7,7 +7,6 @@ import hashlib
 import json
 import secrets
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -21,6 +20,7 @@ from videosynth.domain.errors import (
     UnsupportedOperation,
     VideosynthError,
 )
+from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
 from videosynth.domain.request import RequestDefaults, parse_create_body
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
@@ -155,7 +155,7 @@ class TaskService:
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(
-            task_id=str(uuid.uuid4()),
+            task_id=time_ordered_uuid(now_ms, secrets.randbits(RANDOM_BITS)),
             key_id="",  # the caller's, set in the create's transaction (NewTask.secret_hash)
             request=request,
             status=TaskStatus.PENDING,
