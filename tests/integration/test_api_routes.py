@@ -1,5 +1,5 @@
-"""The poll and create paths are served by lean Starlette routes ahead of FastAPI's (api/deps.add_lean_route):
-same answers, same error shape, still documented in OpenAPI."""
+"""The poll and create paths are served as hot routes, ahead of FastAPI's routing (api/hot.py): same answers,
+same error shape, same metrics label, still documented in OpenAPI."""
 
 from __future__ import annotations
 
@@ -10,12 +10,12 @@ from typing import cast
 
 import pytest
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from starlette.routing import BaseRoute, Match
+from starlette.routing import Match
 
 from videosynth import compose
 from videosynth.api.app import build_app
+from videosynth.api.hot import HotRoute
 from videosynth.settings import Settings
 
 POLL_PATHS = ("/api/v1/tasks/{task_id}", "/wan/api/v1/tasks/{task_id}", "/v1/tasks/{task_id}")
@@ -64,9 +64,13 @@ def test_poll_paths_stay_documented(client_and_key: tuple[TestClient, str]) -> N
         assert names == {"task_id", "Authorization"}
 
 
-def serving_route(client: TestClient, method: str, path: str) -> BaseRoute:
-    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+def serving_route(client: TestClient, method: str, path: str) -> object:
+    """The route a request is dispatched to: a hot route when one matches, else the first router match."""
     app = cast(FastAPI, client.app)
+    scope = {"type": "http", "method": method, "path": path, "root_path": ""}
+    hot = app.state.hot_routes.match(scope)
+    if hot is not None:
+        return hot[0]
     return next(route for route in app.router.routes if route.matches(scope)[0] is Match.FULL)
 
 
@@ -76,7 +80,31 @@ def test_the_hot_paths_skip_fastapis_request_handling(
 ) -> None:
     client, _ = client_and_key
     route = serving_route(client, method, path.format(task_id="t"))
-    assert not isinstance(route, APIRoute) and route.path == path
+    assert isinstance(route, HotRoute) and route.path == path
+    assert not isinstance(serving_route(client, "GET", "/api/v1/tasks"), HotRoute)  # the listing is not hot
+
+
+def test_hot_requests_are_counted_under_their_route_template(client_and_key: tuple[TestClient, str]) -> None:
+    client, secret = client_and_key
+    client.get(POLL_PATHS[0].format(task_id="no-such-task"), headers={"Authorization": f"Bearer {secret}"})
+    metrics = client.get("/metrics").text
+    assert 'route="/api/v1/tasks/{task_id}"' in metrics and "no-such-task" not in metrics
+
+
+def test_an_unexpected_failure_on_a_hot_path_is_an_internal_error_with_the_request_id(
+    client_and_key: tuple[TestClient, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, secret = client_and_key
+    app = cast(FastAPI, client.app)
+
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr(app.state.service, "poll", broken)
+    response = client.get(POLL_PATHS[0].format(task_id="t"), headers={"Authorization": f"Bearer {secret}"})
+    body = response.json()
+    assert response.status_code == 500 and body["code"] == "InternalError"
+    assert body["request_id"] in body["message"] and "fire" not in response.text
 
 
 def test_create_errors_keep_the_dashscope_shape_and_stay_documented(client_and_key: tuple[TestClient, str]) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from videosynth.api.deps import POLL_PARAMETERS, add_lean_route, poll_inputs, result_url
+from videosynth.api.deps import POLL_PARAMETERS, add_hot_route, poll_inputs, result_url
 from videosynth.domain.task import Task, TaskStatus, relay_status
 
 router = APIRouter()
@@ -51,4 +51,4 @@ def _render(task: Task | None, task_id: str, video_url: str | None) -> dict[str,
 
 def register(app: FastAPI) -> None:
     app.include_router(router)
-    add_lean_route(app, POLL_PATH, poll_task)
+    add_hot_route(app, POLL_PATH, poll_task)

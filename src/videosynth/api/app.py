@@ -15,6 +15,7 @@ from videosynth import __version__, compose
 from videosynth.api import apiyi, dashscope, files, metrics, ops
 from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.errors import install_error_handlers
+from videosynth.api.hot import HotRoutes, HotRoutesMiddleware
 from videosynth.api.ops import ReadinessCheck
 from videosynth.service import TaskService
 from videosynth.settings import Settings
@@ -69,6 +70,8 @@ def create_app(
     app.state.time_zone = ZoneInfo(settings.time_zone)
     app.state.local_blobs = local_blobs
     install_error_handlers(app)
+    app.state.hot_routes = HotRoutes()
+    app.add_middleware(HotRoutesMiddleware, routes=app.state.hot_routes)  # inside the request context
     app.add_middleware(RequestContextMiddleware)
     dashscope.register(app)
     apiyi.register(app)

@@ -18,7 +18,7 @@ from videosynth.api.deps import (
     AuthorizationHeader,
     KeyDep,
     ServiceDep,
-    add_lean_route,
+    add_hot_route,
     poll_inputs,
     result_url,
     service_of,
@@ -181,5 +181,5 @@ def _list_item(task: Task) -> dict[str, Any]:
 def register(app: FastAPI) -> None:
     for prefix in PREFIXES:
         app.include_router(router, prefix=prefix)
-        add_lean_route(app, f"{prefix}/tasks/{{task_id}}", query_task)
-        add_lean_route(app, f"{prefix}{CREATE_PATH}", create_task, "POST")
+        add_hot_route(app, f"{prefix}/tasks/{{task_id}}", query_task)
+        add_hot_route(app, f"{prefix}{CREATE_PATH}", create_task, "POST")

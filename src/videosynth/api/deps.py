@@ -1,4 +1,4 @@
-"""Shared pieces of the API routes: the service from app state, the caller's API key, lean hot routes."""
+"""Shared pieces of the API routes: the service from app state, the caller's API key, hot routes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Request, Response
-from starlette.routing import Match, Route
-from starlette.types import Scope
 
+from videosynth.api.hot import HotRoutes
 from videosynth.domain.task import Task
 from videosynth.service import TaskService
 from videosynth.store.protocols import ApiKey
@@ -50,25 +49,13 @@ CREATE_PARAMETERS = {
 }
 
 
-def add_lean_route(
+def add_hot_route(
     app: FastAPI, path: str, endpoint: Callable[[Request], Awaitable[Response]], method: str = "GET"
 ) -> None:
-    """Serve ``method`` on ``path`` through a plain Starlette route placed ahead of every FastAPI route.
-
-    For the hot routes (status polls, creates): FastAPI's request handling around an endpoint (parameter
-    solving, its endpoint and response wrappers) was ~15 % of a poll's CPU and ~10 % of a create's. Errors still
-    reach the app's exception handlers, and metrics see the same route template. Register the FastAPI route of
-    the same path and endpoint too: it is never reached, and stays as the OpenAPI description (FastAPI documents
-    only its own routes)."""
-    app.router.routes.insert(0, _LeanRoute(path, endpoint, methods=[method]))
-
-
-class _LeanRoute(Route):
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        match, child_scope = super().matches(scope)
-        if match is not Match.NONE:
-            child_scope["route"] = self  # as FastAPI's routes do: the metrics read the route template there
-        return match, child_scope
+    """Serve ``method`` on ``path`` as a hot route (api/hot.py), ahead of FastAPI's routing. Register the FastAPI
+    route of the same path and endpoint too: it stays as the OpenAPI description (and serves nothing)."""
+    hot: HotRoutes = app.state.hot_routes
+    hot.add(method, path, endpoint)
 
 
 def service_of(request: Request) -> TaskService:
