@@ -27,6 +27,7 @@ from sqlalchemy import (
     RowMapping,
     String,
     Update,
+    any_,
     bindparam,
     case,
     cast,
@@ -37,6 +38,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Dialect
@@ -484,11 +486,19 @@ def _lock_usage(conn: Connection, keys: Sequence[str]) -> dict[str, tuple[int, i
     deadlock; the other writers of these rows (``_release_active``) take them last in their transaction."""
     query = (
         select(key_usage.c.key_id, key_usage.c.active, key_usage.c.rate_tat_ns)
-        .where(key_usage.c.key_id.in_(keys))
+        .where(_one_of(conn, key_usage.c.key_id))
         .order_by(key_usage.c.key_id)
         .with_for_update()
     )
-    return {key: (active, tat) for key, active, tat in conn.execute(query)}
+    return {key: (active, tat) for key, active, tat in conn.execute(query, {"wanted": list(keys)})}
+
+
+def _one_of(conn: Connection, column: ColumnElement[str]) -> ColumnElement[bool]:
+    """``column`` is one of the :wanted list: on PostgreSQL ``= ANY(array)``, one statement text whatever the
+    list's length (an expanding IN gives psycopg a new text, and a new prepared statement, per length)."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("wanted", type_=ARRAY(String)))
+    return column.in_(bindparam("wanted", expanding=True))
 
 
 def _fresh_usage(key_id: str) -> dict[str, Any]:
@@ -534,9 +544,9 @@ def _with_callers(conn: Connection, items: Sequence[NewTask]) -> list[NewTask | 
     if not hashes:
         return list(items)
     active = select(api_keys.c.secret_hash, api_keys.c.key_id).where(
-        api_keys.c.secret_hash.in_(hashes), api_keys.c.revoked_ms.is_(None)
+        _one_of(conn, api_keys.c.secret_hash), api_keys.c.revoked_ms.is_(None)
     )
-    key_ids: dict[str, str] = {secret_hash: key_id for secret_hash, key_id in conn.execute(active)}
+    key_ids: dict[str, str] = {secret_hash: key_id for secret_hash, key_id in conn.execute(active, {"wanted": hashes})}
     return [_with_caller(item, key_ids) for item in items]
 
 
