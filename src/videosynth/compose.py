@@ -14,9 +14,10 @@ from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 from videosynth.store.checkpoint import WalCheckpointer
+from videosynth.store.engine import make_engine
 from videosynth.store.reads import KeyTaskReader, key_task_reader
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
-from videosynth.store.writes import ThreadWriter, Writer
+from videosynth.store.writes import SqliteLoopFirstWriter, ThreadWriter, Writer
 
 
 def is_sqlite(settings: Settings) -> bool:
@@ -48,8 +49,17 @@ class Stores:
 
 
 def open_all(settings: Settings) -> Stores:
-    tasks, keys, engine = open_stores(settings.resolved_database_url())
-    return Stores(tasks, keys, key_task_reader(engine), ThreadWriter(tasks), engine)
+    url = settings.resolved_database_url()
+    tasks, keys, engine = open_stores(url)
+    return Stores(tasks, keys, key_task_reader(engine), _writer(url, tasks), engine)
+
+
+def _writer(url: str, tasks: SqlTaskStore) -> Writer:
+    thread = ThreadWriter(tasks)
+    if not url.startswith("sqlite"):
+        return thread
+    # One more connection, used from the event loop only, that never waits for SQLite's write lock.
+    return SqliteLoopFirstWriter(SqlTaskStore(make_engine(url, sqlite_lock_wait_ms=0)), thread)
 
 
 def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:

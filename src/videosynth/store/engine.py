@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,6 @@ POOL = {"pool_size": 20, "max_overflow": 20}
 WAL_BACKSTOP_PAGES = 40_000
 WAL_FILE_LIMIT_BYTES = 64 << 20
 _SQLITE_PRAGMAS = (
-    f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
     "journal_mode=WAL",
     "foreign_keys=ON",
     "synchronous=NORMAL",
@@ -33,32 +33,34 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``: SQLite gets its pragmas and BEGIN handling, anything else a pinged pool."""
+def make_engine(url: str, *, sqlite_lock_wait_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+    """An engine for ``url``: SQLite gets its pragmas and BEGIN handling (a writer waits up to
+    ``sqlite_lock_wait_ms`` for the write lock), anything else a pinged pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, sqlite_lock_wait_ms)
     # pre_ping: a PostgreSQL restart or an idle-connection reaper must not surface as a failed request.
     return create_engine(parsed, pool_pre_ping=True, **POOL)
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, lock_wait_ms: int) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **POOL) if database not in (None, "", ":memory:") else create_engine(url)
-    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "connect", functools.partial(_on_sqlite_connect, lock_wait_ms))
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
 
-def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(lock_wait_ms: int, dbapi_connection: Any, _record: Any) -> None:
     # Turn off the sqlite3 module's own BEGIN handling (it skips SELECT and DDL); _on_sqlite_begin emits BEGIN
     # for every transaction instead, so reads are consistent and migrations are transactional.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        for pragma in _SQLITE_PRAGMAS:
+        # busy_timeout first, so switching to WAL (which needs a lock) waits too.
+        for pragma in (f"busy_timeout={lock_wait_ms}", *_SQLITE_PRAGMAS):
             cursor.execute(f"PRAGMA {pragma}")
     finally:
         cursor.close()
