@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import DisconnectionError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -39,8 +41,33 @@ def make_engine(url: str, *, sqlite_lock_wait_ms: int = SQLITE_BUSY_TIMEOUT_MS) 
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, sqlite_lock_wait_ms)
-    # pre_ping: a PostgreSQL restart or an idle-connection reaper must not surface as a failed request.
-    return create_engine(parsed, pool_pre_ping=True, **POOL)
+    engine = create_engine(parsed, **POOL)
+    event.listen(engine, "checkin", _note_idle)
+    event.listen(engine, "checkout", _ping_if_idle)
+    return engine
+
+
+# A connection that sat unused this long is pinged before use: a PostgreSQL restart or an idle-connection reaper
+# must not surface as a failed request. One in steady use is not: SQLAlchemy's pool_pre_ping pinged on every
+# checkout, a round trip per create batch, which measured 15 % of PostgreSQL create throughput (1,315 → 1,560/s).
+IDLE_PING_S = 1.0
+
+
+def _note_idle(_dbapi_connection: Any, record: Any) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    if time.monotonic() - record.info.get("idle_since", 0.0) < IDLE_PING_S:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("SELECT 1")
+        finally:
+            cursor.close()
+    except Exception as exc:  # the pool drops this connection and checks out another (or a new one)
+        raise DisconnectionError(f"stale connection: {type(exc).__name__}") from exc
 
 
 def _sqlite_engine(url: URL, lock_wait_ms: int) -> Engine:
