@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, delete, select
 from tests.integration.test_store import T0, make_task, run_together
 
 from videosynth.domain.task import Task
@@ -228,3 +228,15 @@ def test_a_batch_finds_its_callers_keys_in_its_own_transaction(
     stored = task_store.get(outcomes[0].task_id)
     assert stored is not None and stored.key_id == live.key_id
     assert task_store.count_active(live.key_id) == 1 and task_store.count_active(revoked.key_id) == 0
+
+
+def test_a_caller_whose_key_has_no_usage_row_yet_still_creates(
+    key_store: SqlKeyStore, task_store: SqlTaskStore, engine: Engine
+) -> None:
+    old, secret = key_store.create("older-release", T0)
+    with engine.begin() as conn:  # as a key made by a release before key_usage existed, and not migrated
+        conn.execute(delete(key_usage).where(key_usage.c.key_id == old.key_id))
+    item = NewTask(make_task(key_id=""), admission=Admission(T0, 100, 100), secret_hash=hash_secret(secret))
+    [outcome] = task_store.create_many([item])
+    assert isinstance(outcome, Task) and outcome.key_id == old.key_id
+    assert usage_active(engine, old.key_id) == 1

@@ -165,16 +165,22 @@ class SqlTaskStore:
         # One transaction (one commit) for the batch, and a few statements for all of it: each item's retry
         # lookup and limits see the state its predecessors left, exactly as if they had come one by one.
         with self._immediate.begin() as conn:
-            callers = _with_callers(conn, items)
-            usage = _KeyUsage.load(conn, [item for item in callers if isinstance(item, NewTask)])
+            callers, locked = _with_callers(conn, items)
+            usage = _KeyUsage.load(conn, [item for item in callers if isinstance(item, NewTask)], locked)
             bulk: list[dict[str, Any]] = []  # new tasks without an Idempotency-Key: one multi-row insert
             outcomes = [
                 item if isinstance(item, UnknownCaller) else _create_one(conn, item, usage, bulk, self._insert)
                 for item in callers
             ]
-            if bulk:
-                self._insert(conn, bulk)
-            usage.save(conn)
+            if bulk and usage.changed and conn.dialect.name == "postgresql":
+                # One round trip for both writes: on a busy API each one costs the writer thread a wait for the GIL.
+                usage_sql, usage_params = usage.postgres_update()
+                insert_sql, insert_params = self._insert.postgres_statement(bulk)
+                conn.exec_driver_sql(f"WITH new_tasks AS ({insert_sql}) {usage_sql}", insert_params | usage_params)
+            else:
+                if bulk:
+                    self._insert(conn, bulk)
+                usage.save(conn)
             return outcomes
 
     def get(self, task_id: str) -> Task | None:
@@ -383,13 +389,22 @@ class _TaskInsert:
         self._order = compiled.positiontup  # positional paramstyles (SQLite's "?") take tuples in this order
 
     def __call__(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-        encoded = [{**row, **{name: _encode_json(row[name]) for name in _JSON_COLUMNS}} for row in rows]
         if self._postgres:
-            conn.exec_driver_sql(self._sql, {column.name: [row[column.name] for row in encoded] for column in tasks.c})
-        elif self._order is None:
+            conn.exec_driver_sql(*self.postgres_statement(rows))
+            return
+        encoded = [_encoded(row) for row in rows]
+        if self._order is None:
             conn.exec_driver_sql(self._sql, encoded)
         else:
             conn.exec_driver_sql(self._sql, [tuple(row[name] for name in self._order) for row in encoded])
+
+    def postgres_statement(self, rows: Sequence[Mapping[str, Any]]) -> tuple[str, dict[str, Any]]:
+        encoded = [_encoded(row) for row in rows]
+        return self._sql, {column.name: [row[column.name] for row in encoded] for column in tasks.c}
+
+
+def _encoded(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {**row, **{name: _encode_json(row[name]) for name in _JSON_COLUMNS}}
 
 
 def _unnest_insert(dialect: Dialect) -> str:
@@ -435,9 +450,10 @@ class _KeyUsage:
     changed: set[str] = field(default_factory=set)
 
     @classmethod
-    def load(cls, conn: Connection, items: Sequence[NewTask]) -> _KeyUsage:
-        keys = sorted({item.task.key_id for item in items})
-        rows = _lock_usage(conn, keys)
+    def load(cls, conn: Connection, items: Sequence[NewTask], locked: Mapping[str, tuple[int, int]]) -> _KeyUsage:
+        """The usage rows of the items' keys: ``locked`` (already read and locked), the others locked here."""
+        keys = sorted({item.task.key_id for item in items} - locked.keys())
+        rows = {**locked, **_lock_usage(conn, keys)} if keys else dict(locked)
         missing = [key for key in keys if key not in rows]
         if missing:  # a key's first task (keys made by the key store have a row from the start)
             conn.execute(_insert_missing_usage(conn), [_fresh_usage(key) for key in missing])
@@ -461,16 +477,21 @@ class _KeyUsage:
         self.changed.add(key_id)
 
     def save(self, conn: Connection) -> None:
-        rows = [
-            {"k_id": key, "new_active": self.active[key], "new_tat": self.tat_ns[key]} for key in sorted(self.changed)
-        ]
-        if not rows:
+        if not self.changed:
             return
         if conn.dialect.name == "postgresql":  # one statement, not an executemany (see _TaskInsert)
-            columns = {name: [row[name] for row in rows] for name in ("k_id", "new_active", "new_tat")}
-            conn.exec_driver_sql(_SAVE_USAGE_POSTGRES, columns)
+            conn.exec_driver_sql(*self.postgres_update())
         else:
-            conn.execute(_SAVE_USAGE, rows)
+            conn.execute(_SAVE_USAGE, self._rows())
+
+    def postgres_update(self) -> tuple[str, dict[str, Any]]:
+        rows = self._rows()
+        return _SAVE_USAGE_POSTGRES, {name: [row[name] for row in rows] for name in ("k_id", "new_active", "new_tat")}
+
+    def _rows(self) -> list[dict[str, Any]]:
+        return [
+            {"k_id": key, "new_active": self.active[key], "new_tat": self.tat_ns[key]} for key in sorted(self.changed)
+        ]
 
 
 RATE_WINDOW_NS = 60 * 1_000_000_000
@@ -537,17 +558,34 @@ def _release_active(conn: Connection, key_ids: Collection[str]) -> None:
         conn.execute(_RELEASE_ACTIVE, [{"k_id": key, "n": n} for key, n in sorted(counts.items())])
 
 
-def _with_callers(conn: Connection, items: Sequence[NewTask]) -> list[NewTask | UnknownCaller]:
-    """Each item with its task's key_id set from its secret_hash's active key (one query for the batch), or
-    UnknownCaller; items without a secret_hash as they are."""
+def _with_callers(
+    conn: Connection, items: Sequence[NewTask]
+) -> tuple[list[NewTask | UnknownCaller], dict[str, tuple[int, int]]]:
+    """Each item with its task's key_id set from its secret_hash's active key, or UnknownCaller (items without
+    a secret_hash as they are); and those keys' usage rows, locked. One query for the batch: the callers and
+    their usage rows together, in key order (see _lock_usage); a key without a usage row yet is looked up apart,
+    and its row made by _KeyUsage.load."""
     hashes = sorted({item.secret_hash for item in items if item.secret_hash is not None})
     if not hashes:
-        return list(items)
-    active = select(api_keys.c.secret_hash, api_keys.c.key_id).where(
-        _one_of(conn, api_keys.c.secret_hash), api_keys.c.revoked_ms.is_(None)
+        return list(items), {}
+    callers = (
+        select(api_keys.c.secret_hash, key_usage.c.key_id, key_usage.c.active, key_usage.c.rate_tat_ns)
+        .join_from(key_usage, api_keys, api_keys.c.key_id == key_usage.c.key_id)
+        .where(_one_of(conn, api_keys.c.secret_hash), api_keys.c.revoked_ms.is_(None))
+        .order_by(key_usage.c.key_id)
+        .with_for_update(of=key_usage)
     )
-    key_ids: dict[str, str] = {secret_hash: key_id for secret_hash, key_id in conn.execute(active, {"wanted": hashes})}
-    return [_with_caller(item, key_ids) for item in items]
+    key_ids: dict[str, str] = {}
+    usage: dict[str, tuple[int, int]] = {}
+    for secret_hash, key_id, active, tat in conn.execute(callers, {"wanted": hashes}):
+        key_ids[secret_hash], usage[key_id] = key_id, (active, tat)
+    rest = [secret_hash for secret_hash in hashes if secret_hash not in key_ids]
+    if rest:  # unknown or revoked, or a key older than its usage row (migration 0004 made rows for all then)
+        active_keys = select(api_keys.c.secret_hash, api_keys.c.key_id).where(
+            _one_of(conn, api_keys.c.secret_hash), api_keys.c.revoked_ms.is_(None)
+        )
+        key_ids.update({secret_hash: key_id for secret_hash, key_id in conn.execute(active_keys, {"wanted": rest})})
+    return [_with_caller(item, key_ids) for item in items], usage
 
 
 def _with_caller(item: NewTask, key_ids: Mapping[str, str]) -> NewTask | UnknownCaller:
