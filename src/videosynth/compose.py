@@ -49,17 +49,17 @@ class Stores:
 
 
 def open_all(settings: Settings) -> Stores:
-    url = settings.resolved_database_url()
-    tasks, keys, engine = open_stores(url)
-    return Stores(tasks, keys, key_task_reader(engine), _writer(url, tasks), engine)
+    tasks, keys, engine = open_stores(settings.resolved_database_url())
+    return Stores(tasks, keys, key_task_reader(engine), _writer(settings, tasks), engine)
 
 
-def _writer(url: str, tasks: SqlTaskStore) -> Writer:
+def _writer(settings: Settings, tasks: SqlTaskStore) -> Writer:
     thread = ThreadWriter(tasks)
-    if not url.startswith("sqlite"):
+    if not is_sqlite(settings):
         return thread
     # One more connection, used from the event loop only, that never waits for SQLite's write lock.
-    return SqliteLoopFirstWriter(SqlTaskStore(make_engine(url, sqlite_lock_wait_ms=0)), thread)
+    no_wait = make_engine(settings.resolved_database_url(), sqlite_lock_wait_ms=0)
+    return SqliteLoopFirstWriter(SqlTaskStore(no_wait), thread)
 
 
 def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:

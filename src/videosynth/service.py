@@ -7,7 +7,8 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from videosynth.coalesce import Coalescer
@@ -136,15 +137,22 @@ class TaskService:
         self, authorization: str | None, body: object, request_id: str, idempotency_key: str | None = None
     ) -> Task:
         """A new PENDING task (or, for a retried Idempotency-Key, the task it named). Creates that arrive
-        together are written in one transaction on the writer thread, which also finds their callers' keys: a
-        create costs no lookup of its own. A caller's bad key is still reported before anything else."""
+        together are written in one transaction by the writer (store/writes.py), which also finds their callers'
+        keys: a create costs no lookup of its own. A caller's bad key is still reported before anything else."""
         secret_hash = hash_secret(bearer_secret(authorization))
-        try:
+        async with self.caller_first(authorization):
             new_task = self._new_task(secret_hash, body, request_id, idempotency_key)
+        return await self._creates.submit(new_task)
+
+    @asynccontextmanager
+    async def caller_first(self, authorization: str | None) -> AsyncIterator[None]:
+        """A fault raised inside is reported only once the caller's key is found good: a create whose key is
+        bad answers InvalidApiKey whatever else is wrong with it, as when the key was looked up first."""
+        try:
+            yield
         except VideosynthError:
             await self.authenticate(authorization)
             raise
-        return await self._creates.submit(new_task)
 
     async def _create_batch(self, items: list[NewTask]) -> list[Task | VideosynthError]:
         outcomes = await self._writer.create_many(items)

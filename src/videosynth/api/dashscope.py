@@ -23,7 +23,7 @@ from videosynth.api.deps import (
     result_url,
     service_of,
 )
-from videosynth.domain.errors import AccessDenied, InvalidParameter, VideosynthError
+from videosynth.domain.errors import AccessDenied, InvalidParameter
 from videosynth.domain.task import Task, TaskStatus, format_time
 from videosynth.service import ListQuery
 
@@ -65,12 +65,9 @@ async def create_task(request: Request) -> JSONResponse:
     # Headers read off the Request, like the poll routes: FastAPI's parameter solving was a tenth of a create.
     headers, service = request.headers, service_of(request)
     authorization = headers.get("authorization")
-    try:
+    async with service.caller_first(authorization):
         idempotency_key = _create_headers(headers)
         body = await read_json(request)
-    except VideosynthError:
-        await service.authenticate(authorization)  # a bad key is reported before anything else
-        raise
     request_id = request_id_of(request)
     task = await service.submit(authorization, body, request_id, idempotency_key)
     return JSONResponse(

@@ -18,8 +18,8 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 POOL = {"pool_size": 20, "max_overflow": 20}
 
 # WAL lets API readers poll while a worker writes; NORMAL is durable enough under WAL (a power cut can lose
-# the last commits, never corrupt the file); busy_timeout makes a writer wait for the lock instead of failing.
-# busy_timeout comes first so switching to WAL (which needs a lock) waits too.
+# the last commits, never corrupt the file); busy_timeout (set per engine, see make_engine) makes a writer wait
+# for the lock instead of failing.
 # SQLite's own checkpoint-on-commit only past 40,000 pages (~160 MB): the API process copies the WAL in the
 # background (checkpoint.py), so a commit rarely does. Under a steady write load the log restarts only through
 # this backstop (see checkpoint.py), a short stall each time, so it is set high: at 1,400 creates/s once every

@@ -1,9 +1,10 @@
-"""Where an API process runs its store writes (batches of creates, cancels): one thread, off the event loop.
+"""Where an API process runs its store writes (batches of creates, cancels): one writer thread, off the event
+loop, and on SQLite create batches right on the loop whenever that cannot wait for a lock.
 
-One is enough, and measured best: SQLite writes one at a time anyway (threads racing for its lock sleep in its
-busy handler), and on PostgreSQL two batches holding one key's creates wait on each other's locks while more
-threads cost more GIL handovers. Running PostgreSQL batches on the event loop instead (SQLAlchemy's asyncio
-engine) measured the same: a batch is ~6 round trips, each waiting a turn of a busy loop rather than the GIL.
+One thread is enough, and measured best: SQLite writes one at a time anyway (threads racing for its lock sleep
+in its busy handler), and on PostgreSQL two batches holding one key's creates wait on each other's locks while
+more threads cost more GIL handovers (a second thread measured no faster). PostgreSQL batches stay off the loop:
+each is a few network round trips, which must not stall every other request.
 """
 
 from __future__ import annotations
