@@ -4,12 +4,12 @@
     python bench/generation.py --tiny --json -      # CPU smoke run of the toy architectures
     videosynth bench generation --help              # the same harness through the CLI
 
-The harness lives in ``videosynth.bench_generation`` so the installed CLI can run it; this file only forwards.
+The harness lives in ``videosynth.bench.generation`` so the installed CLI can run it; this file only forwards.
 """
 
 from __future__ import annotations
 
-from videosynth.bench_generation import main
+from videosynth.bench.generation import main
 
 if __name__ == "__main__":
     raise SystemExit(main())

@@ -197,7 +197,7 @@ def bench_generation(
     json_path: Annotated[str | None, typer.Option("--json", help="Write JSON here ('-': print it).")] = None,
 ) -> None:
     """Stock diffusers WanPipeline vs videosynth's backend on full-size random weights: a Markdown table."""
-    from videosynth.bench_generation import main as bench_main
+    from videosynth.bench.generation import main as bench_main
 
     argv = [f"--device={device}"] + (["--tiny"] if tiny else [])
     for flag, value in (("--models", models), ("--steps", steps), ("--threads", threads), ("--json", json_path)):

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from videosynth.coalesce import Coalescer
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
 from videosynth.domain.errors import (
     InvalidApiKey,
@@ -26,6 +25,7 @@ from videosynth.domain.request import RequestDefaults, parse_create_body
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
+from videosynth.store.coalesce import Coalescer
 from videosynth.store.protocols import (
     Admission,
     AdmissionRefused,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from videosynth.bench_generation import DEFAULT_MODELS, main
-from videosynth.bench_report import COLUMNS
+from videosynth.bench.generation import DEFAULT_MODELS, main
+from videosynth.bench.report import COLUMNS
 
 
 def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from videosynth.coalesce import Coalescer
+from videosynth.store.coalesce import Coalescer
 
 
 class Recorder:
@@ -123,6 +123,45 @@ def test_a_cancelled_caller_does_not_break_the_batch() -> None:
         return await kept
 
     assert asyncio.run(run()) == 4
+
+
+def test_a_call_made_as_soon_as_the_last_batch_answered_is_served() -> None:
+    """The lost wakeup: a caller that submits again the moment its answer arrives (a client's next request)
+    runs before the finished batch's task is done; that call must start a batch, not wait for another call."""
+    recorder = Recorder()
+    coalescer = Coalescer(recorder, concurrency=1)
+
+    async def back_to_back() -> list[int]:
+        return [await coalescer.submit(n) for n in range(5)]  # awaited here, not in a task of its own
+
+    async def run() -> list[int]:
+        return await asyncio.wait_for(back_to_back(), timeout=2.0)
+
+    assert asyncio.run(run()) == [0, 2, 4, 6, 8]
+    assert recorder.batches == [[0], [1], [2], [3], [4]]
+
+
+def test_a_cancelled_batch_cancels_its_callers_and_frees_its_slot() -> None:
+    calls: list[list[int]] = []
+
+    async def cancelled_once(items: list[int]) -> Sequence[int | BaseException]:
+        calls.append(items)
+        if len(calls) == 1:
+            raise asyncio.CancelledError()  # e.g. its query was cancelled under it
+        return items
+
+    coalescer = Coalescer(cancelled_once, concurrency=1, max_batch=1)
+
+    async def run() -> tuple[list[str], int]:
+        first = [asyncio.ensure_future(coalescer.submit(n)) for n in (1, 2)]
+        _done, pending = await asyncio.wait(first, timeout=2.0)
+        assert not pending, "callers of a cancelled batch were left waiting"
+        outcomes = ["cancelled" if one.cancelled() else "answered" for one in first]
+        return outcomes, await asyncio.wait_for(coalescer.submit(3), timeout=2.0)
+
+    outcomes, after = asyncio.run(run())
+    assert outcomes == ["cancelled", "cancelled"]  # its batch, and the call queued behind it with no batch left
+    assert after == 3
 
 
 def test_a_coalescer_works_again_on_a_new_event_loop() -> None:

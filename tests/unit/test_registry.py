@@ -247,7 +247,7 @@ def test_model_fields_override_only_when_not_their_default() -> None:
 
 def test_registry_and_bench_modules_import_no_torch() -> None:
     code = (
-        "import sys, videosynth.registry, videosynth.bench_generation, videosynth.backends.check, "
+        "import sys, videosynth.registry, videosynth.bench.generation, videosynth.backends.check, "
         "videosynth.backends.wan_pipeline, videosynth.backends.flops\n"
         "heavy = sorted({'torch', 'diffusers', 'transformers'} & set(sys.modules))\n"
         "assert not heavy, heavy\n"

@@ -29,8 +29,8 @@ import psycopg
 from sqlalchemy import Engine, Label, Select, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from videosynth.coalesce import Coalescer
 from videosynth.domain.task import Task
+from videosynth.store.coalesce import Coalescer
 from videosynth.store.protocols import ApiKey
 from videosynth.store.schema import api_keys, tasks
 from videosynth.store.sql import row_to_task

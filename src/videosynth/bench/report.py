@@ -1,4 +1,4 @@
-"""Rows of the generation benchmark and their Markdown / JSON forms (pure; see ``bench_generation``)."""
+"""Rows of the generation benchmark and their Markdown / JSON forms (pure; see ``videosynth.bench.generation``)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ import numpy.typing as npt
 from videosynth.backends.archs import FULL, TINY, ArchSpec
 from videosynth.backends.base import GenerationJob
 from videosynth.backends.flops import transformer_flops
-from videosynth.bench_report import BenchResult, FlopCheck, RunRow, psnr, to_json, to_markdown
+from videosynth.bench.report import BenchResult, FlopCheck, RunRow, psnr, to_json, to_markdown
 from videosynth.registry import ModelEntry, load_registry
 from videosynth.settings import Settings
 
@@ -169,7 +169,7 @@ def _measure(
     case: _Case,
     stock: tuple[RunRow, npt.NDArray[np.uint8]] | None,
 ) -> tuple[RunRow, npt.NDArray[np.uint8]]:
-    from videosynth.bench_probe import Probe, peak_memory, reset_peak_memory
+    from videosynth.bench.probe import Probe, peak_memory, reset_peak_memory
 
     reset_peak_memory(device)
     with Probe(pipe, device) as probe:
@@ -223,7 +223,7 @@ def _memory_shortfall(spec: ArchSpec, device: str) -> str | None:
         return None
     import torch
 
-    from videosynth.bench_probe import parameter_counts
+    from videosynth.bench.probe import parameter_counts
 
     transformer, text, vae = parameter_counts(spec)
     need = 2 * (transformer * (2 if spec.two_experts else 1) + text) + 4 * vae + _MARGIN_BYTES

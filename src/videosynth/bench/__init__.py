@@ -1,0 +1,1 @@
+"""The generation benchmark harness, shipped in the package so the installed CLI can run it (`videosynth bench`)."""
