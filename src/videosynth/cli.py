@@ -61,11 +61,11 @@ def tune_collector() -> None:
     benchmark gives its ceiling server the same)."""
     # What startup built (app, engine, modules) lives as long as the process: freeze it out of the collector's
     # sight, so the full collections that load triggers do not walk it. They were the p99 tail of polls and
-    # creates (bench/api_throughput.py: create p99 116 → 43 ms on SQLite, PostgreSQL poll p99 101 → 21 ms).
+    # creates (the README's benchmark section has the figures).
     gc.collect()
     gc.freeze()
     # Collect young objects every 50,000 allocations, not 700: a status poll allocates a few hundred, and the
-    # default made the collector run every few requests (bench: polls +10-20 %, create p99 -10 ms).
+    # default made the collector run every few requests, a measurable share of a poll.
     gc.set_threshold(50_000, 50, 1000)
 
 
