@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, event, select
 from tests.support.tasks import T0, make_task
 from tests.support.threads import run_together
 
@@ -221,3 +221,29 @@ def test_a_key_whose_usage_row_is_missing_still_creates(
     first, second = task_store.create_many([item, NewTask(make_task(key_id="k"))])  # "k": never seen before
     assert isinstance(first, Task) and first.key_id == old.key_id and isinstance(second, Task)
     assert usage_active(engine, old.key_id) == 1 and usage_active(engine, "k") == 1
+
+
+def test_a_batch_costs_the_same_few_statements_whatever_its_size(
+    key_store: SqlKeyStore, task_store: SqlTaskStore, engine: Engine, backend: str
+) -> None:
+    keys = [key_store.create(f"k{i}", T0)[0].key_id for i in range(3)]
+    limits = Admission(T0, 1000, 1000)
+
+    def statements(size: int) -> list[str]:
+        seen: list[str] = []
+
+        def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            seen.append(statement.split(maxsplit=1)[0].upper())
+
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            items = [NewTask(make_task(key_id=keys[i % 3]), admission=limits) for i in range(size)]
+            assert all(isinstance(outcome, Task) for outcome in task_store.create_many(items))
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        return [verb for verb in seen if verb != "BEGIN"]
+
+    # One locking read of all the batch's usage rows; then PostgreSQL writes tasks and usage in one statement.
+    expected = ["SELECT", "WITH"] if backend == "postgresql" else ["SELECT", "INSERT", "UPDATE"]
+    assert statements(1) == statements(30) == expected
+    assert [usage_active(engine, key) for key in keys] == [11, 10, 10]
