@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.support.tasks import T0
 
 from videosynth.domain.admission import (
     RATE_WINDOW_NS,
@@ -16,7 +17,6 @@ from videosynth.domain.admission import (
     refusal,
 )
 
-T0 = 1_767_225_600_000
 MS = 1_000_000  # nanoseconds
 
 
