@@ -14,7 +14,8 @@ Lock order (written down only here; tests/integration/test_store_locks.py runs i
 2. A writer that lowers active counts (cancel, finish, a requeue that gives up, purge) changes its tasks rows
    first and updates the usage rows last in its transaction, in key order (``release_active``); once it holds
    a usage row it waits only for later usage rows.
-3. Every other write (claim, heartbeat, release, a requeue back to PENDING) never touches a usage row.
+3. Every other write (claim, heartbeat, release, a requeue back to PENDING) never touches a usage row; a new
+   key's row is inserted with the key (store/keys.py), before anyone else can know of it.
 
 So usage rows are always taken in ascending key order, and nobody holding one waits for a tasks row: no cycle of
 waits can form. SQLite has no row locks: a create batch takes the database write lock at BEGIN, every other
