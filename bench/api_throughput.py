@@ -530,7 +530,7 @@ def more_keys(database_url: str, count: int) -> list[str]:
     if count <= 0:
         return []
     from videosynth.store.engine import make_engine
-    from videosynth.store.sql import SqlKeyStore
+    from videosynth.store.keys import SqlKeyStore
 
     engine = make_engine(database_url)
     try:

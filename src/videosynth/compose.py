@@ -14,9 +14,11 @@ from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 from videosynth.store.checkpoint import WalCheckpointer
+from videosynth.store.connect import open_stores
 from videosynth.store.engine import make_engine
+from videosynth.store.keys import SqlKeyStore
+from videosynth.store.queue import SqlTaskStore
 from videosynth.store.reads import KeyTaskReader, key_task_reader
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 from videosynth.store.writes import SqliteLoopFirstWriter, ThreadWriter, Writer
 
 

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
 from videosynth.domain.errors import (
     InvalidApiKey,
@@ -26,19 +27,16 @@ from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.coalesce import Coalescer
+from videosynth.store.keys import hash_secret
 from videosynth.store.protocols import (
-    Admission,
-    AdmissionRefused,
     ApiKey,
     CreateOutcome,
     IdempotencyConflict,
     NewTask,
     TaskPage,
     TaskStore,
-    UnknownCaller,
 )
 from videosynth.store.reads import NO_TASK, KeyTaskReader
-from videosynth.store.sql import hash_secret
 from videosynth.store.writes import Writer
 
 Clock = Callable[[], float]
@@ -66,8 +64,6 @@ def _answer(outcome: CreateOutcome) -> Task | VideosynthError:
         return InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
     if isinstance(outcome, AdmissionRefused):
         return _refusal(outcome)
-    if isinstance(outcome, UnknownCaller):
-        return InvalidApiKey()
     return outcome
 
 
@@ -136,12 +132,11 @@ class TaskService:
     async def submit(
         self, authorization: str | None, body: object, request_id: str, idempotency_key: str | None = None
     ) -> Task:
-        """A new PENDING task (or, for a retried Idempotency-Key, the task it named). Creates that arrive
-        together are written in one transaction by the writer (store/writes.py), which also finds their callers'
-        keys: a create costs no lookup of its own. A caller's bad key is still reported before anything else."""
-        secret_hash = hash_secret(bearer_secret(authorization))
-        async with self.caller_first(authorization):
-            new_task = self._new_task(secret_hash, body, request_id, idempotency_key)
+        """A new PENDING task (or, for a retried Idempotency-Key, the task it named). The caller's key is found
+        first (a bad key is reported before anything else); creates that arrive together are written in one
+        transaction by the writer (store/writes.py)."""
+        key = await self.authenticate(authorization)
+        new_task = self._new_task(key.key_id, body, request_id, idempotency_key)
         return await self._creates.submit(new_task)
 
     @asynccontextmanager
@@ -158,13 +153,13 @@ class TaskService:
         outcomes = await self._writer.create_many(items)
         return [_answer(outcome) for outcome in outcomes]
 
-    def _new_task(self, secret_hash: str, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
+    def _new_task(self, key_id: str, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
         request = parse_create_body(body, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(
             task_id=time_ordered_uuid(now_ms, secrets.randbits(RANDOM_BITS)),
-            key_id="",  # the caller's, set in the create's transaction (NewTask.secret_hash)
+            key_id=key_id,
             request=request,
             status=TaskStatus.PENDING,
             submit_ms=now_ms,
@@ -173,7 +168,7 @@ class TaskService:
         )
         limits = Admission(now_ms, self._settings.key_rate_per_min, self._settings.key_max_queued)
         digest = request_hash(body) if idempotency_key else None
-        return NewTask(task, idempotency_key, digest, limits, secret_hash=secret_hash)
+        return NewTask(task, idempotency_key, digest, limits)
 
     async def cancel(self, key: ApiKey, task_id: str) -> None:
         """PENDING → CANCELED (on the writer thread). Anything else, an unknown task included, is the same

@@ -1,4 +1,5 @@
-"""Per-key queue quota and request rate limit, shared by two API replicas on one database."""
+"""Per-key queue quota and request rate limit, shared by two API replicas on one database: the SQLite file in
+their shared data dir, or one PostgreSQL schema (the scale-out setup, where only the database is shared)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,33 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import Server, query, submit
+from tests.support.postgres import pg_schema, reachable_pg_url
+from tests.support.server import Server, query, submit, videosynth
 
 BODY = {"model": "wan2.7-t2v", "input": {"prompt": "x"}}
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The replicas' database settings; PostgreSQL in a fresh schema, migrated as an operator would."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    with pg_schema(reachable_pg_url()) as url:
+        env = {"VIDEOSYNTH_DATABASE_URL": url}
+        videosynth(tmp_path / "ops", "migrate", env=env)
+        yield env
+
+
 @pytest.fixture
-def replicas(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[tuple[Server, Server]]:
-    env: dict[str, str] = request.param
-    first = Server(tmp_path, env, worker=False).start()
-    second = Server(tmp_path, env, worker=False).start()
+def replicas(
+    tmp_path: Path, database: dict[str, str], request: pytest.FixtureRequest
+) -> Iterator[tuple[Server, Server]]:
+    env: dict[str, str] = {**request.param, **database}
+    # On PostgreSQL each replica has a data dir of its own: nothing but the database is shared, as across hosts.
+    first_dir, second_dir = (tmp_path / "a", tmp_path / "b") if database else (tmp_path, tmp_path)
+    first = Server(first_dir, env, worker=False).start()
+    second = Server(second_dir, env, worker=False).start()
     yield first, second
     first.stop()
     second.stop()

@@ -15,9 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import create_engine, select
-from sqlalchemy.exc import OperationalError
 
-from tests.integration.conftest import DEFAULT_PG_URL, PG_URL_ENV, pg_schema
+from tests.support.postgres import pg_schema, reachable_pg_url
 from tests.support.processes import WorkerProcess
 from tests.support.seaweed import SeaweedS3, SeaweedUnavailable, running_seaweed
 from tests.support.server import BASE_ENV, Server, query, submit, wait_final
@@ -35,13 +34,7 @@ def _require(reason: str) -> None:
 
 @pytest.fixture(scope="module")
 def postgres_url() -> Iterator[str]:
-    base = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
-    try:
-        with create_engine(base, connect_args={"connect_timeout": 3}).connect():
-            pass
-    except OperationalError:
-        _require(f"PostgreSQL is not reachable at {base}")
-    with pg_schema(base) as url:
+    with pg_schema(reachable_pg_url()) as url:
         yield url
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.postgres import pg_schema, reachable_pg_url
 from tests.support.processes import WorkerProcess
 from tests.support.server import BASE_ENV, Server, query, submit
 
@@ -48,22 +49,20 @@ def test_sigterm_drains_or_gives_the_task_back(tmp_path: Path, grace: str, final
 def test_serve_refuses_an_unmigrated_shared_database(tmp_path: Path) -> None:
     # A shared PostgreSQL database is migrated by the operator (`videosynth migrate`); serve never migrates it.
     # A schema that was never migrated is the extreme case of an out-of-date one.
-    env = {
-        **os.environ,
-        **BASE_ENV,
-        "VIDEOSYNTH_DATA_DIR": str(tmp_path),
-        "VIDEOSYNTH_DATABASE_URL": os.environ.get(
-            "VIDEOSYNTH_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    with pg_schema(reachable_pg_url()) as never_migrated:
+        env = {
+            **os.environ,
+            **BASE_ENV,
+            "VIDEOSYNTH_DATA_DIR": str(tmp_path),
+            "VIDEOSYNTH_DATABASE_URL": never_migrated,
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "videosynth", "serve", "--port", "1"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
-        + "?options=-csearch_path%3Dvs_never_created",
-    }
-    done = subprocess.run(
-        [sys.executable, "-m", "videosynth", "serve", "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
     assert done.returncode == 2, done.stderr
     assert "videosynth migrate" in done.stderr and "Traceback" not in done.stderr

@@ -1,64 +1,29 @@
 """Store fixtures: every store test runs unchanged on a SQLite file and on the machine's PostgreSQL.
 
-PostgreSQL: ``VIDEOSYNTH_TEST_PG_URL`` (default: postgres@127.0.0.1:5432/test, trust auth). Each test session
-works in its own randomly named schema, selected through the URL's search_path, and drops it at the end.
-Unreachable PostgreSQL skips those tests locally but fails them when ``CI=true``: CI must never pass without
-PostgreSQL.
+PostgreSQL: see tests/support/postgres.py. Each test session works in its own schema, dropped at the end.
 """
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, delete, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, delete
+from tests.support.postgres import pg_schema, reachable_pg_url
 
 from videosynth.store import migrate
 from videosynth.store.engine import make_engine
+from videosynth.store.keys import SqlKeyStore
+from videosynth.store.queue import SqlTaskStore
 from videosynth.store.schema import metadata
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore
 
-PG_URL_ENV = "VIDEOSYNTH_TEST_PG_URL"
-DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(scope="session")
 def pg_base_url() -> str:
-    url = os.environ.get(PG_URL_ENV, DEFAULT_PG_URL)
-    probe = create_engine(url, connect_args={"connect_timeout": 3})
-    try:
-        with probe.connect():
-            pass
-    except OperationalError as exc:
-        reason = f"PostgreSQL is not reachable at {url} ({type(exc.orig).__name__}); set {PG_URL_ENV}."
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    finally:
-        probe.dispose()
-    return url
-
-
-@contextmanager
-def pg_schema(base_url: str) -> Iterator[str]:
-    """A fresh schema; yields a URL whose connections see only it (search_path), then drops it."""
-    name = f"vs_test_{secrets.token_hex(6)}"
-    admin = create_engine(base_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f'CREATE SCHEMA "{name}"')
-    try:
-        url = make_url(base_url).update_query_dict({"options": f"-csearch_path={name}"})
-        yield url.render_as_string(hide_password=False)
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f'DROP SCHEMA "{name}" CASCADE')
-        admin.dispose()
+    return reachable_pg_url()
 
 
 def sqlite_url(path: Path) -> str:

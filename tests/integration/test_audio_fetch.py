@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -13,6 +12,7 @@ from typing import Any
 
 import pytest
 from tests.support.audio import write_tone
+from tests.support.net import free_port
 
 from videosynth.domain.errors import InputDownloadFailed
 from videosynth.media.audio import decode_audio, fetch_audio
@@ -214,7 +214,5 @@ def test_refuses_private_addresses_when_asked(base_url: str, tmp_path: Path) -> 
 
 
 def test_reports_a_refused_connection(tmp_path: Path) -> None:
-    with socket.socket() as sock:  # a port that was just free: nothing listens there
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # a port that was just free: nothing listens there
     _fails(f"http://127.0.0.1:{port}/a.mp3", tmp_path / "a", r"Could not connect to 127\.0\.0\.1")

@@ -17,8 +17,9 @@ from fastapi import FastAPI
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
-from tests.integration.test_store import LEASE_S, T0, make_task
-from tests.support.server import CREATE_PATH, free_port, headers
+from tests.support.net import free_port
+from tests.support.server import CREATE_PATH, headers
+from tests.support.tasks import LEASE_S, T0, make_task
 
 from videosynth import compose
 from videosynth.api import metrics
@@ -26,7 +27,8 @@ from videosynth.api.app import build_app
 from videosynth.settings import Settings
 from videosynth.store import stats
 from videosynth.store.engine import make_engine
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore
+from videosynth.store.keys import SqlKeyStore
+from videosynth.store.queue import SqlTaskStore
 from videosynth.worker.metrics import WorkerMetrics
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

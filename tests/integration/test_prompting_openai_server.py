@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +18,7 @@ import pytest
 pytest.importorskip("openai")
 
 from tests.support.fake_chat import API_KEY, MODEL, REWRITE, FakeChatServer, Reply, running_chat_server
+from tests.support.net import free_port
 
 from videosynth.prompting.base import ExtensionOutcome
 from videosynth.prompting.cache import LruCache
@@ -166,9 +166,7 @@ def test_non_json_answer_is_a_provider_error(server: FakeChatServer) -> None:
 
 
 def test_unreachable_endpoint_is_a_connection_error() -> None:
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # a port nobody listens on
     rewriter = OpenAICompatRewriter(MODEL, base_url=f"http://127.0.0.1:{port}/v1", api_key=API_KEY, timeout_s=2)
     outcome = RewritingExtender(rewriter).extend("a cat")
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import Engine
-from tests.integration.test_store import T0, make_task
+from tests.support.tasks import T0, make_task
 
 from videosynth.domain.task import TaskStatus
+from videosynth.store.keys import SqlKeyStore, hash_secret
+from videosynth.store.queue import SqlTaskStore
 from videosynth.store.reads import KeyAndTask, PostgresKeyTaskReader, key_task_reader
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore, hash_secret
 
 
 def find(engine: Engine, pairs: list[tuple[str, str]]) -> list[KeyAndTask]:

@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.integration.test_store_retention import DAY_MS, T0, add_task
+from tests.integration.test_store_retention import DAY_MS, add_task
+from tests.support.tasks import T0
 
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.storage.local import LocalBlobStore
-from videosynth.store.sql import SqlTaskStore
+from videosynth.store.queue import SqlTaskStore
 from videosynth.worker.retention import sweep
 
 RETENTION_S = 86_400.0

@@ -4,80 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import sqlite3
-import threading
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, insert, select, text, update
+from tests.support.tasks import LEASE_S, MODEL, OTHER_MODEL, T0, make_task
+from tests.support.threads import run_together
 
-from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.store import migrate
+from videosynth.store.connect import open_stores
 from videosynth.store.engine import SQLITE_BUSY_TIMEOUT_MS, make_engine
+from videosynth.store.keys import SqlKeyStore
 from videosynth.store.protocols import IdempotencyConflict, SchemaOutOfDate
+from videosynth.store.queue import SqlTaskStore
 from videosynth.store.schema import api_keys, key_usage, metadata, tasks
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
 
-MODEL = "wan2.7-t2v"
-OTHER_MODEL = "wan2.6-t2v"
-T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC in epoch ms: beyond 32-bit integers on purpose
-LEASE_S = 10.0
 LEASE_MS = 10_000
-
-R = TypeVar("R")
-
-
-def make_task(*, key_id: str = "key-a", model: str = MODEL, submit_ms: int = T0, task_id: str | None = None) -> Task:
-    request = GenerationRequest(
-        model=model,
-        prompt="一只猫在雨中跳舞 — a cat dancing in the rain",
-        negative_prompt="blurry",
-        width=1280,
-        height=720,
-        resolution="720P",
-        ratio="16:9",
-        duration=5,
-        seed=None,
-        prompt_extend=True,
-        watermark=False,
-    )
-    return Task(
-        task_id=task_id or str(uuid.uuid4()),
-        key_id=key_id,
-        request=request,
-        status=TaskStatus.PENDING,
-        submit_ms=submit_ms,
-        request_id=str(uuid.uuid4()),
-        seed=2_147_483_647,
-    )
-
-
-def run_together(count: int, work: Callable[[int], R]) -> list[R]:
-    """Run work(0..count-1) on threads released at the same instant; re-raise the first failure."""
-    barrier = threading.Barrier(count)
-    results: dict[int, R] = {}
-    errors: list[BaseException] = []
-
-    def runner(index: int) -> None:
-        try:
-            barrier.wait()
-            results[index] = work(index)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=runner, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    if errors:
-        raise errors[0]
-    return [results[i] for i in range(count)]
 
 
 def claimed(store: SqlTaskStore, task_id: str) -> Task:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Engine, delete, select
-from tests.integration.test_store import T0, make_task, run_together
+from sqlalchemy import Engine, delete, event, select
+from tests.support.tasks import T0, make_task
+from tests.support.threads import run_together
 
+from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.task import Task
-from videosynth.store.protocols import Admission, AdmissionRefused, IdempotencyConflict, NewTask, UnknownCaller
+from videosynth.store.keys import SqlKeyStore
+from videosynth.store.protocols import IdempotencyConflict, NewTask
+from videosynth.store.queue import SqlTaskStore
 from videosynth.store.schema import key_usage
-from videosynth.store.sql import SqlKeyStore, SqlTaskStore, hash_secret
 
 
 def test_a_busy_key_does_not_starve_a_single_task(task_store: SqlTaskStore) -> None:
@@ -208,35 +211,39 @@ def test_a_key_from_the_key_store_has_its_usage_row_from_the_start(
     assert usage_active(engine, "never-seen") == 1
 
 
-def test_a_batch_finds_its_callers_keys_in_its_own_transaction(
-    key_store: SqlKeyStore, task_store: SqlTaskStore
-) -> None:
-    live, live_secret = key_store.create("live", T0)
-    revoked, revoked_secret = key_store.create("revoked", T0)
-    key_store.revoke(revoked.key_id, T0 + 1)
-    limits = Admission(T0, 100, 100)
-
-    def by_secret(secret: str) -> NewTask:
-        return NewTask(make_task(key_id=""), admission=limits, secret_hash=hash_secret(secret))
-
-    outcomes = task_store.create_many(
-        [by_secret(live_secret), by_secret(revoked_secret), by_secret("sk-nobody"), NewTask(make_task(key_id="k"))]
-    )
-    assert isinstance(outcomes[0], Task) and outcomes[0].key_id == live.key_id
-    assert isinstance(outcomes[1], UnknownCaller) and isinstance(outcomes[2], UnknownCaller)
-    assert isinstance(outcomes[3], Task) and outcomes[3].key_id == "k"  # no secret_hash: the task's own key
-    stored = task_store.get(outcomes[0].task_id)
-    assert stored is not None and stored.key_id == live.key_id
-    assert task_store.count_active(live.key_id) == 1 and task_store.count_active(revoked.key_id) == 0
-
-
-def test_a_caller_whose_key_has_no_usage_row_yet_still_creates(
+def test_a_key_whose_usage_row_is_missing_still_creates(
     key_store: SqlKeyStore, task_store: SqlTaskStore, engine: Engine
 ) -> None:
-    old, secret = key_store.create("older-release", T0)
+    old, _secret = key_store.create("older-release", T0)
     with engine.begin() as conn:  # as a key made by a release before key_usage existed, and not migrated
         conn.execute(delete(key_usage).where(key_usage.c.key_id == old.key_id))
-    item = NewTask(make_task(key_id=""), admission=Admission(T0, 100, 100), secret_hash=hash_secret(secret))
-    [outcome] = task_store.create_many([item])
-    assert isinstance(outcome, Task) and outcome.key_id == old.key_id
-    assert usage_active(engine, old.key_id) == 1
+    item = NewTask(make_task(key_id=old.key_id), admission=Admission(T0, 100, 100))
+    first, second = task_store.create_many([item, NewTask(make_task(key_id="k"))])  # "k": never seen before
+    assert isinstance(first, Task) and first.key_id == old.key_id and isinstance(second, Task)
+    assert usage_active(engine, old.key_id) == 1 and usage_active(engine, "k") == 1
+
+
+def test_a_batch_costs_the_same_few_statements_whatever_its_size(
+    key_store: SqlKeyStore, task_store: SqlTaskStore, engine: Engine, backend: str
+) -> None:
+    keys = [key_store.create(f"k{i}", T0)[0].key_id for i in range(3)]
+    limits = Admission(T0, 1000, 1000)
+
+    def statements(size: int) -> list[str]:
+        seen: list[str] = []
+
+        def note(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+            seen.append(statement.split(maxsplit=1)[0].upper())
+
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            items = [NewTask(make_task(key_id=keys[i % 3]), admission=limits) for i in range(size)]
+            assert all(isinstance(outcome, Task) for outcome in task_store.create_many(items))
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+        return [verb for verb in seen if verb != "BEGIN"]
+
+    # One locking read of all the batch's usage rows; then PostgreSQL writes tasks and usage in one statement.
+    expected = ["SELECT", "WITH"] if backend == "postgresql" else ["SELECT", "INSERT", "UPDATE"]
+    assert statements(1) == statements(30) == expected
+    assert [usage_active(engine, key) for key in keys] == [11, 10, 10]

@@ -6,13 +6,12 @@ import threading
 import uuid
 
 import pytest
-from tests.integration.test_store import make_task
+from tests.support.tasks import T0, make_task
 
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.store.protocols import Purged
-from videosynth.store.sql import SqlTaskStore
+from videosynth.store.queue import SqlTaskStore
 
-T0 = 1_767_225_600_000  # 2026-01-01 00:00 UTC in epoch ms: beyond 32-bit integers on purpose
 DAY_MS = 86_400_000
 WORKER = "worker-1"
 

@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from tests.integration.test_store import make_task
+from tests.support.tasks import make_task
 
 from videosynth import compose
 from videosynth.api.app import build_app
@@ -15,7 +15,7 @@ from videosynth.settings import Settings
 from videosynth.store import migrate
 from videosynth.store.checkpoint import WalCheckpointer
 from videosynth.store.engine import WAL_BACKSTOP_PAGES, make_engine
-from videosynth.store.sql import SqlTaskStore
+from videosynth.store.queue import SqlTaskStore
 
 
 def test_commits_leave_the_wal_to_the_checkpointer(tmp_path: Path) -> None:

@@ -9,13 +9,13 @@ import threading
 import time
 from pathlib import Path
 
-from tests.integration.test_store import make_task
+from tests.support.tasks import make_task
 
 from videosynth.domain.task import Task
 from videosynth.store import migrate
 from videosynth.store.engine import make_engine
 from videosynth.store.protocols import NewTask
-from videosynth.store.sql import SqlTaskStore
+from videosynth.store.queue import SqlTaskStore
 from videosynth.store.writes import SqliteLoopFirstWriter, ThreadWriter
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.support.net import free_port
 
 CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
 FINAL = {"SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN"}
@@ -23,13 +24,6 @@ BASE_ENV = {
     "VIDEOSYNTH_POLL_INTERVAL_S": "0.1",
     "VIDEOSYNTH_LOG_LEVEL": "INFO",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def videosynth(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> str:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from tests.support.tasks import T0
 
 from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
-
-T0 = 1_767_225_600_000
 
 
 def test_a_task_id_is_a_version_7_uuid_carrying_its_millisecond() -> None:

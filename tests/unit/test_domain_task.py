@@ -12,12 +12,14 @@ import pytest
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.request import GenerationRequest, parse_create_body
 from videosynth.domain.task import (
+    ACTIVE_STATUSES,
     FINAL_STATUSES,
     TRANSITIONS,
     Task,
     TaskStatus,
     can_transition,
     format_time,
+    frees_a_slot,
     relay_status,
     usage_for,
 )
@@ -94,6 +96,29 @@ def test_final_statuses_have_no_way_out(status: TaskStatus) -> None:
 def test_is_final(status: TaskStatus, final: bool) -> None:
     assert status.is_final is final
     assert (status in FINAL_STATUSES) is final
+
+
+@pytest.mark.parametrize(
+    ("status", "active"),
+    [
+        (S.PENDING, True),
+        (S.RUNNING, True),
+        (S.SUCCEEDED, False),
+        (S.FAILED, False),
+        (S.CANCELED, False),
+        (S.UNKNOWN, False),
+    ],
+)
+def test_is_active(status: TaskStatus, active: bool) -> None:
+    assert status.is_active is active
+    assert (status in ACTIVE_STATUSES) is active
+
+
+def test_exactly_the_transitions_into_a_final_status_free_a_slot() -> None:
+    freeing = {(src, dst) for src, dst in ALLOWED if frees_a_slot(src, dst)}
+    assert freeing == {(S.PENDING, S.CANCELED), (S.PENDING, S.FAILED), (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED)}
+    assert not frees_a_slot(S.RUNNING, S.PENDING) and not frees_a_slot(S.PENDING, S.RUNNING)
+    assert not frees_a_slot(S.SUCCEEDED, S.FAILED)  # never active: nothing to free
 
 
 def test_nothing_enters_unknown_or_leaves_it() -> None:

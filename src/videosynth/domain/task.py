@@ -23,11 +23,18 @@ class TaskStatus(StrEnum):
     def is_final(self) -> bool:
         return self in FINAL_STATUSES
 
+    @property
+    def is_active(self) -> bool:
+        """In the queue: counted against its key's quota of PENDING + RUNNING tasks."""
+        return self in ACTIVE_STATUSES
+
 
 FINAL_STATUSES = frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.CANCELED})
+ACTIVE_STATUSES = frozenset({TaskStatus.PENDING, TaskStatus.RUNNING})
 
-# Every legal transition. Stores apply them as guarded updates (WHERE status = <from>), so two racing writers
-# (cancel vs claim, finish vs requeue) cannot both win.
+# Every legal transition. The store writes a status only through one of these (store/transitions.py), as a
+# guarded update (WHERE status = <from>), so two racing writers (cancel vs claim, finish vs requeue) cannot both
+# win and an illegal transition cannot be written.
 TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
     TaskStatus.PENDING: frozenset({TaskStatus.RUNNING, TaskStatus.CANCELED, TaskStatus.FAILED}),
     TaskStatus.RUNNING: frozenset({TaskStatus.SUCCEEDED, TaskStatus.FAILED, TaskStatus.PENDING}),
@@ -40,6 +47,11 @@ TRANSITIONS: dict[TaskStatus, frozenset[TaskStatus]] = {
 
 def can_transition(current: TaskStatus, target: TaskStatus) -> bool:
     return target in TRANSITIONS[current]
+
+
+def frees_a_slot(current: TaskStatus, target: TaskStatus) -> bool:
+    """Whether this transition takes the task out of its key's active count (into a final status)."""
+    return current.is_active and not target.is_active
 
 
 @dataclass(frozen=True)

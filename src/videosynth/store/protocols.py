@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
+from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.task import Task, TaskStatus
 
 
@@ -29,46 +30,23 @@ class TaskPage:
 Purged = list[tuple[str, str | None]]
 
 
-@dataclass(frozen=True)
-class Admission:
-    """Per-key limits a create must pass, checked in the insert's own transaction (so across API replicas)."""
-
-    now_ms: int
-    max_per_minute: int  # the key's creates per minute: a bucket of this many, refilled evenly
-    max_active: int  # the key's PENDING + RUNNING tasks
-
-
-class AdmissionRefused(Exception):
-    """A create over one of the Admission limits; nothing was written."""
-
-    def __init__(self, limit: Literal["rate", "active"], count: int, cap: int) -> None:
-        super().__init__(f"{limit}: {count} of {cap}")
-        self.limit, self.count, self.cap = limit, count, cap
-
-
 class IdempotencyConflict(Exception):
     """The same Idempotency-Key was used before with a different request body."""
 
 
 @dataclass(frozen=True)
 class NewTask:
-    """One create of a batch (TaskStore.create_many), with what ``create`` takes as arguments."""
+    """One create of a batch (TaskStore.create_many), with what ``create`` takes as arguments. The task's key_id
+    is the caller's, authenticated before."""
 
     task: Task
     idempotency_key: str | None = None
     request_hash: str | None = None
     admission: Admission | None = None
-    # The caller, when not known yet: the active key with this secret hash, looked up in the create's own
-    # transaction (a revocation committed before it is honoured); the task's key_id is then that key's.
-    secret_hash: str | None = None
-
-
-class UnknownCaller(Exception):
-    """No active API key has the create's secret hash (NewTask.secret_hash); nothing was written."""
 
 
 # What one create of a batch came to: the task (new, or the one a retry names), or why not.
-CreateOutcome = Task | AdmissionRefused | IdempotencyConflict | UnknownCaller
+CreateOutcome = Task | AdmissionRefused | IdempotencyConflict
 
 
 class SchemaOutOfDate(Exception):

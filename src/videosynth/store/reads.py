@@ -32,11 +32,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from videosynth.domain.task import Task
 from videosynth.store.coalesce import Coalescer
 from videosynth.store.protocols import ApiKey
+from videosynth.store.rows import JSON_COLUMNS, row_to_task
 from videosynth.store.schema import api_keys, tasks
-from videosynth.store.sql import row_to_task
 
 _KEY_COLUMNS = ("key_id", "name", "prefix", "created_ms", "revoked_ms")
-_JSON_COLUMNS = ("request_json", "extension_json", "usage_json")
 NO_TASK = ""  # a task_id no task has (ids are UUIDs): find(hash, NO_TASK) looks the key up alone
 POSTGRES_CONNECTIONS = 4  # batches in flight per API process; more would only queue on the database's cores
 
@@ -85,7 +84,7 @@ def _to_result(row: Mapping[str, Any] | None) -> KeyAndTask:
     key = ApiKey(**{name: row[f"k_{name}"] for name in _KEY_COLUMNS})
     if row["task_id"] is None:
         return KeyAndTask(key, None)
-    return KeyAndTask(key, row_to_task({**row, **{name: _json(row[name]) for name in _JSON_COLUMNS}}))
+    return KeyAndTask(key, row_to_task({**row, **{name: _json(row[name]) for name in JSON_COLUMNS}}))
 
 
 def _row(names: Sequence[str], values: Sequence[Any] | None) -> Mapping[str, Any] | None:

@@ -87,8 +87,8 @@ api_keys = Table(
     Index("ix_api_keys_name", "name"),
 )
 
-# Per key, what admitting a create needs, kept up to date in the transactions that change it (store/sql.py), so
-# a create batch reads one row per key instead of counting the key's tasks: O(keys), whatever the table holds.
+# Per key, what admitting a create needs, kept up to date in the transactions that change it (store/admission.py),
+# so a create batch reads one row per key instead of counting the key's tasks: O(keys), whatever the table holds.
 key_usage = Table(
     "key_usage",
     metadata,

@@ -18,7 +18,7 @@ from typing import Protocol, TypeVar
 from sqlalchemy.exc import OperationalError
 
 from videosynth.store.protocols import CreateOutcome, NewTask
-from videosynth.store.sql import SqlTaskStore
+from videosynth.store.queue import SqlTaskStore
 
 T = TypeVar("T")
 
