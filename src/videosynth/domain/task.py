@@ -63,6 +63,8 @@ class Task:
     actual_prompt: str | None = None
     extension: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    # What the backend saved while working on it (e.g. an upstream's task id), kept across re-claims.
+    backend_state: dict[str, Any] = field(default_factory=dict)
 
 
 def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:

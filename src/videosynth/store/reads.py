@@ -36,7 +36,7 @@ from videosynth.store.schema import api_keys, tasks
 from videosynth.store.sql import row_to_task
 
 _KEY_COLUMNS = ("key_id", "name", "prefix", "created_ms", "revoked_ms")
-_JSON_COLUMNS = ("request_json", "extension_json", "usage_json")
+_JSON_COLUMNS = ("request_json", "extension_json", "usage_json", "backend_state_json")
 NO_TASK = ""  # a task_id no task has (ids are UUIDs): find(hash, NO_TASK) looks the key up alone
 POSTGRES_CONNECTIONS = 4  # batches in flight per API process; more would only queue on the database's cores
 

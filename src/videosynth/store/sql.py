@@ -95,6 +95,7 @@ def row_to_task(row: Mapping[Any, Any]) -> Task:
         actual_prompt=row["actual_prompt"],
         extension=dict(row["extension_json"] or {}),
         usage=dict(row["usage_json"] or {}),
+        backend_state=dict(row["backend_state_json"] or {}),
     )
 
 
@@ -123,6 +124,7 @@ def _task_row(task: Task, idempotency_key: str | None, request_hash: str | None)
         "idempotency_key": idempotency_key,
         "request_hash": request_hash,
         "updated_ms": task.submit_ms,
+        "backend_state_json": task.backend_state,
     }
 
 
@@ -259,6 +261,9 @@ class SqlTaskStore:
             reported = min(max(progress, 0), 100)
             values["progress"] = case((tasks.c.progress < reported, reported), else_=tasks.c.progress)
         return self._update_owned(task_id, worker_id, values)
+
+    def save_backend_state(self, task_id: str, worker_id: str, state: dict[str, Any]) -> bool:
+        return self._update_owned(task_id, worker_id, {"backend_state_json": state, "updated_ms": self._clock()})
 
     def finish_success(
         self,
