@@ -142,7 +142,10 @@ def _follow(
         if not limits.allow_private:
             refuse_private(url, field)
         request = client.build_request("GET", url, timeout=_timeout(deadline))
-        response = client.send(request, stream=True)
+        try:
+            response = client.send(request, stream=True)
+        except httpx.InvalidURL as exc:  # httpx parses a Location (for next_request) even when not following it
+            raise InputDownloadFailed(f"{field.name} at {url.host} redirected to an unsupported location.") from exc
         location = response.headers.get("location")
         if not (response.is_redirect and location):
             return response
