@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from videosynth.backends.base import Capabilities, Frames, GenerationJob, StepCallback
+from videosynth.backends.base import Capabilities, Frames, GenerationJob, RunContext, StepCallback
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -42,6 +42,7 @@ class WanGenerator:
     entry: WanEntry
     capabilities: Capabilities
     settings: Settings
+    device: str  # resolved: "cuda", "cuda:1", "cpu"
     # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
 
@@ -73,7 +74,11 @@ class WanGenerator:
         fit_to_entry(pipe, entry)
         caps = capabilities(pipe, entry)
         place(pipe, device, entry)
-        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings)
+        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device)
+
+    def run(self, job: GenerationJob, context: RunContext) -> Frames:
+        """The Backend seam: a local model makes frames; the worker fits, marks and encodes them."""
+        return self.generate(job, context.on_step)
 
     def generate(self, job: GenerationJob, on_step: StepCallback) -> Frames:
         import torch
