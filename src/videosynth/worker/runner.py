@@ -119,7 +119,7 @@ class Worker:
             if task.request.prompt_extend:  # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, video = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+            key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -134,7 +134,7 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, video.seconds)
+        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
