@@ -208,6 +208,18 @@ def test_exists_and_delete(store: S3BlobStore, video: Path) -> None:
     store.delete(key)  # already gone: not an error (a re-run retention sweep does this)
 
 
+def test_open_streams_the_object_back(store: S3BlobStore, video: Path) -> None:
+    key = put(store, video)
+
+    with store.open(key) as body:
+        assert body.read(12) == video.read_bytes()[:12]
+        assert body.read() == video.read_bytes()[12:]
+
+    store.delete(key)
+    with pytest.raises(FileNotFoundError, match="no blob under"):
+        store.open(key)
+
+
 def test_keys_live_under_the_prefix(store: S3BlobStore, seaweed: SeaweedS3, prefix: str, video: Path) -> None:
     key = put(store, video)
     admin = seaweed.client()

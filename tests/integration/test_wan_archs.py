@@ -17,7 +17,7 @@ from videosynth.backends.wan import UnsupportedJob, WanGenerator
 from videosynth.backends.wan_pipeline import place
 from videosynth.cli import app
 from videosynth.domain.errors import InvalidParameter
-from videosynth.registry import ModelEntry
+from videosynth.registry import WanEntry
 from videosynth.settings import Settings
 
 ARCHS = ("wan2.1", "wan2.2-ti2v", "wan2.2-a14b")
@@ -36,12 +36,12 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(data_dir=tmp_path, device="cpu", torch_threads=1)  # type: ignore[call-arg]
 
 
-def _entry(arch: str, checkpoint: Path, **fields: Any) -> ModelEntry:
+def _entry(arch: str, checkpoint: Path, **fields: Any) -> WanEntry:
     multiple = 32 if arch == "wan2.2-ti2v" else 16
     base: dict[str, Any] = {"fps": 16, "steps": 2, "guidance_scale": 5.0, "spatial_multiple": multiple}
     if arch == "wan2.2-a14b":
         base["guidance_scale_2"] = 3.0
-    return ModelEntry(name=f"tiny-{arch}", checkpoint=str(checkpoint), arch=arch, **(base | fields))  # type: ignore[arg-type]
+    return WanEntry(name=f"tiny-{arch}", checkpoint=str(checkpoint), arch=arch, **(base | fields))  # type: ignore[arg-type]
 
 
 def _generator(arch: str, checkpoints: dict[str, Path], settings: Settings, **fields: Any) -> WanGenerator:
@@ -179,7 +179,7 @@ class _FakePipe:
 )
 def test_memory_modes_make_the_diffusers_calls(memory: str, tiling: bool, device: str, expected: list[Any]) -> None:
     pipe = _FakePipe()
-    entry = ModelEntry("m", "/m", "wan2.1", 16, 50, 5.0, memory=memory, vae_tiling=tiling)  # type: ignore[arg-type]
+    entry = WanEntry("m", "/m", "wan2.1", 16, 50, 5.0, memory=memory, vae_tiling=tiling)  # type: ignore[arg-type]
     place(pipe, device, entry)
     assert pipe.calls == expected
 

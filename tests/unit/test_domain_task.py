@@ -189,7 +189,7 @@ def _request(model: str, **params: object) -> GenerationRequest:
 @pytest.mark.parametrize("duration", [2, 5, 15])
 def test_usage_wan27(resolution: str, sr: int, duration: int) -> None:
     req = _request("wan2.7-t2v", resolution=resolution, ratio="9:16", duration=duration)
-    usage = usage_for(req, UsageStyle.WAN27)
+    usage = usage_for(req, UsageStyle.WAN27, float(duration))
     assert usage == {
         "duration": duration,
         "input_video_duration": 0,
@@ -199,6 +199,7 @@ def test_usage_wan27(resolution: str, sr: int, duration: int) -> None:
         "SR": sr,
     }
     assert type(usage["SR"]) is int
+    assert type(usage["duration"]) is int  # a whole number of seconds reads as upstream's does: 5, not 5.0
 
 
 @pytest.mark.parametrize(
@@ -206,7 +207,7 @@ def test_usage_wan27(resolution: str, sr: int, duration: int) -> None:
 )
 def test_usage_wan26(size: str, sr: int) -> None:
     req = _request("wan2.6-t2v", size=size, duration=10)
-    usage = usage_for(req, UsageStyle.WAN26)
+    usage = usage_for(req, UsageStyle.WAN26, 10.0)
     assert usage == {
         "duration": 10,
         "size": size,
@@ -229,7 +230,7 @@ def test_usage_wan26(size: str, sr: int) -> None:
 )
 def test_usage_wan25(model: str, size: str, duration: int) -> None:
     req = _request(model, size=size, duration=duration)
-    assert usage_for(req, UsageStyle.WAN25) == {
+    assert usage_for(req, UsageStyle.WAN25, float(duration)) == {
         "video_count": 1,
         "video_duration": duration,
         "video_ratio": size,
@@ -238,14 +239,29 @@ def test_usage_wan25(model: str, size: str, duration: int) -> None:
 
 @pytest.mark.parametrize("model", sorted(PUBLIC_MODELS))
 def test_usage_style_of_every_model_has_video_count(model: str) -> None:
-    usage = usage_for(_request(model), PUBLIC_MODELS[model].usage)
+    usage = usage_for(_request(model), PUBLIC_MODELS[model].usage, 5.0)
     assert usage["video_count"] == 1
     assert ("SR" in usage) is (PUBLIC_MODELS[model].usage is not UsageStyle.WAN25)
 
 
+@pytest.mark.parametrize(
+    ("style", "fields"),
+    [
+        (UsageStyle.WAN27, {"duration": 5.042, "output_video_duration": 5.042}),
+        (UsageStyle.WAN26, {"duration": 5.042, "output_video_duration": 5.042}),
+        (UsageStyle.WAN25, {"video_duration": 5}),
+    ],
+)
+def test_usage_reports_the_length_produced_not_the_length_asked(style: UsageStyle, fields: dict[str, object]) -> None:
+    # E.g. an upstream's mp4 of 121 frames at 24 fps for a 5 s request: the client is billed what it got.
+    usage = usage_for(_request("wan2.6-t2v", duration=5), style, 121 / 24)
+    assert {name: usage[name] for name in fields} == fields
+    assert usage_for(_request("wan2.6-t2v", duration=5), style, 3.0)[next(iter(fields))] == 3
+
+
 def test_usage_sr_of_a_480p_legacy_request() -> None:
     req = _request("wan2.5-t2v-preview", size="624*624")
-    assert usage_for(req, UsageStyle.WAN26)["SR"] == 480
+    assert usage_for(req, UsageStyle.WAN26, 5.0)["SR"] == 480
 
 
 # ------------------------------------------------------------------------------------------ relay_status

@@ -14,6 +14,7 @@ from videosynth.domain.plan import GenerationPlan
 from videosynth.media import encode as encode_module
 from videosynth.media import watermark as watermark_module
 from videosynth.media.encode import EncodeError, encode_mp4
+from videosynth.media.finished import RejectedVideo, check_finished
 from videosynth.media.frames import Frames, fit_frames, to_uint8
 from videosynth.media.probe import moov_before_mdat, probe
 from videosynth.media.watermark import watermark
@@ -129,8 +130,10 @@ def test_watermark_font_has_real_cjk_glyphs() -> None:
 def test_encode_probe_roundtrip(tmp_path: Path) -> None:
     frames = _gradient(17, 48, 64)
     path = tmp_path / "out.mp4"
-    encode_mp4(frames, path, fps=16)
+    written = encode_mp4(frames, path, fps=16)
     info = probe(path)
+    assert written == info  # what the encoder checked is what the file holds
+    assert info.seconds == 17 / 16
     assert (info.codec, info.pix_fmt) == ("h264", "yuv420p")
     assert (info.width, info.height, info.frames) == (64, 48, 17)
     assert info.fps == 16.0
@@ -186,3 +189,54 @@ def test_moov_before_mdat_is_false_without_faststart(tmp_path: Path) -> None:
         container.mux(stream.encode(None))
     assert moov_before_mdat(path) is False
     assert probe(path).frames == 3
+
+
+def _write(path: Path, container_format: str, codec: str, frames: Frames) -> Path:
+    with av.open(str(path), "w", format=container_format) as container:
+        stream = container.add_stream(codec, rate=16)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for rgb in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+        container.mux(stream.encode(None))
+    return path
+
+
+# ---------------------------------------------------------------------------------------- a backend's finished video
+
+
+def test_a_finished_h264_mp4_of_the_asked_size_is_accepted_as_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "upstream.mp4"
+    encode_mp4(_gradient(20, 48, 64), path, fps=16)
+    before = path.read_bytes()
+    info = check_finished(path, 64, 48)
+    assert (info.width, info.height, info.frames, info.seconds) == (64, 48, 20, 1.25)
+    assert path.read_bytes() == before
+
+
+def test_a_finished_video_of_another_size_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "upstream.mp4"
+    encode_mp4(_gradient(4, 48, 64), path, fps=16)
+    with pytest.raises(RejectedVideo, match="size 64x48, expected 1280x720"):
+        check_finished(path, 1280, 720)
+
+
+@pytest.mark.parametrize(
+    ("container_format", "codec", "message"),
+    [("mp4", "mpeg4", "codec mpeg4, expected h264"), ("matroska", "libx264", "not an mp4")],
+)
+def test_a_finished_video_that_is_not_h264_in_mp4_is_rejected(
+    tmp_path: Path, container_format: str, codec: str, message: str
+) -> None:
+    path = _write(tmp_path / "upstream.bin", container_format, codec, _gradient(4, 48, 64))
+    with pytest.raises(RejectedVideo, match=message):
+        check_finished(path, 64, 48)
+
+
+@pytest.mark.parametrize(
+    "content", [b"<html>upstream error page</html>", b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 200, b""]
+)
+def test_a_finished_file_that_is_no_video_is_rejected(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "upstream.mp4"
+    path.write_bytes(content)
+    with pytest.raises(RejectedVideo):
+        check_finished(path, 64, 48)

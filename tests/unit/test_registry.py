@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -13,13 +14,14 @@ from videosynth.backends.flops import transformer_flops
 from videosynth.domain.catalog import PUBLIC_MODELS
 from videosynth.domain.errors import ModelNotFound
 from videosynth.registry import (
-    ModelEntry,
     RegistryError,
+    WanEntry,
     apply_settings,
     describe,
     detect_arch,
     load_registry,
     parse_registry,
+    wan_entry,
 )
 from videosynth.settings import Settings
 
@@ -41,10 +43,10 @@ def _parse(text: str) -> object:
     return parse_registry(tomllib.loads(text), "test.toml")
 
 
-def _entry(name: str = "m", **fields: object) -> ModelEntry:
+def _entry(name: str = "m", **fields: object) -> WanEntry:
     base: dict[str, object] = {"checkpoint": "/models/x", "arch": "wan2.1", "fps": 16, "steps": 50}
     base["guidance_scale"] = 5.0
-    return ModelEntry(name=name, **(base | fields))  # type: ignore[arg-type]
+    return WanEntry(name=name, **(base | fields))  # type: ignore[arg-type]
 
 
 # ---- the packaged registry --------------------------------------------------------------------------------------
@@ -170,12 +172,44 @@ def test_flow_shift_for_picks_the_nearest_native_size() -> None:
         ('[aliases]\n"wan2.7-t2v" = "x"\n[models.m]\ncheckpoint = "/m"', r"= 'x' is not a model in \[models\]"),
         ('default = "x"\n[models.m]\ncheckpoint = "/m"', r"default = 'x' is not a model in \[models\] \(known: m\)"),
         ("models = 3", r"\[models\] must be a table"),
+        ('[models.m]\nbackend = "relay"', r"\[models.'m'\] backend must be one of wan, got 'relay'"),
+        ("[models.m]\nbackend = 1", r"\[models.'m'\] backend must be a string, got 1"),
+        # A relay's keys are not a wan entry's: each backend's keys belong to it alone.
+        ('[models.m]\ncheckpoint = "/m"\nbase_url = "http://x"', r"\[models.'m'\] has unknown key\(s\) base_url"),
     ],
 )
 def test_bad_registries_name_file_and_key(text: str, message: str) -> None:
     with pytest.raises(RegistryError, match=message) as info:
         _parse(text)
     assert str(info.value).startswith("test.toml: ")
+
+
+def test_an_entry_is_served_by_wan_unless_it_names_another_backend() -> None:
+    registry = _parse('[models.a]\ncheckpoint = "/a"\n[models.b]\nbackend = "wan"\ncheckpoint = "/b"\n')
+    entries = registry.models  # type: ignore[attr-defined]
+    assert [(e.backend, type(e)) for e in entries.values()] == [("wan", WanEntry), ("wan", WanEntry)]
+
+
+@dataclass(frozen=True)
+class _RelayLike:
+    """An entry of another backend, as the next one will have: no checkpoint, no arch."""
+
+    name: str
+    description: str = "upstream"
+    backend: str = "relay"
+
+
+def test_entries_of_other_backends_are_listed_and_left_alone_by_the_legacy_settings() -> None:
+    packaged = load_registry()
+    models = {**packaged.models, "up": _RelayLike("up")}
+    registry = replace(packaged, models=models, aliases={**packaged.aliases, "wan2.6-t2v": "up"})
+    text = describe(registry)
+    assert "up  (backend relay, upstream)\n  serves      wan2.6-t2v" in text
+    changed = apply_settings(registry, _settings(model="/models/x", model_steps=7))
+    assert changed.models["up"] is models["up"]
+    assert changed.entry_for("wan2.7-t2v").steps == 7  # type: ignore[attr-defined]
+    with pytest.raises(RegistryError, match="'up' is served by the 'relay' backend, not by wan"):
+        wan_entry(changed.entry_for("wan2.6-t2v"))
 
 
 def test_load_registry_reports_unreadable_and_malformed_files(tmp_path: Path) -> None:

@@ -1,18 +1,26 @@
-"""The seam between the worker and whatever makes frames."""
+"""The seam between the worker and whatever makes a video: a local model's frames or a finished mp4."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from videosynth.domain.request import GenerationRequest
+
 Frames = npt.NDArray[np.uint8]  # (frames, height, width, 3) RGB
 
-# Called after each denoising step with (step, total). It may raise GenerationAborted to stop promptly.
+# Called after each step of the work with (step, total): denoising steps, or an upstream's progress. It publishes
+# progress, and raises GenerationAborted when the lease was lost or the worker must stop, so call it often.
 StepCallback = Callable[[int, int], None]
+
+# Records a backend's state with the task, durably, before returning; raises GenerationAborted when the lease is
+# no longer this worker's (the state was not saved, and the task is someone else's now).
+SaveState = Callable[[Mapping[str, Any]], None]
 
 
 class GenerationAborted(Exception):
@@ -37,10 +45,43 @@ class GenerationJob:
     seed: int
 
 
-class Generator(Protocol):
+@dataclass(frozen=True)
+class FinishedVideo:
+    """An mp4 a backend made whole (e.g. downloaded from an upstream), at the request's size.
+
+    The runner checks it (a real H.264 mp4 of the requested width × height) and stores it as it is: no fitting,
+    watermark or soundtrack is added. Write it under ``RunContext.scratch_dir``, which is removed after the task.
+    """
+
+    path: Path
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a backend gets besides the job: the task it works for, its saved state, and the runner's callbacks."""
+
+    task_id: str
+    request: GenerationRequest  # as the client asked; the job is the local model's share of it
+    on_step: StepCallback
+    # The state saved by an earlier claim of this task ({} on the first): a backend that resumes work elsewhere
+    # (an upstream task id) finds it here after its worker died, and must not start that work twice.
+    state: Mapping[str, Any]
+    save_state: SaveState  # JSON-serialisable values only
+    scratch_dir: Path
+
+
+class Backend(Protocol):
+    """Makes the video of one task at a time; built once per worker (backends.factories) and kept."""
+
     @property
     def capabilities(self) -> Capabilities: ...
 
-    def generate(self, job: GenerationJob, on_step: StepCallback) -> Frames:
-        """Frames of exactly (job.num_frames, job.height, job.width, 3), uint8."""
+    @property
+    def device(self) -> str:
+        """Where the work runs, for metrics labels ("cuda:0", "cpu", an upstream's name)."""
+        ...
+
+    def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
+        """Frames of exactly (job.num_frames, job.height, job.width, 3), uint8, for the runner to fit, mark and
+        encode; or a FinishedVideo to store as it is."""
         ...

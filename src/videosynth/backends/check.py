@@ -9,13 +9,13 @@ from dataclasses import dataclass, replace
 
 from videosynth.backends.base import GenerationJob
 from videosynth.domain.plan import frames_for, generation_size
-from videosynth.registry import ModelEntry, registry_for_settings
+from videosynth.registry import WanEntry, registry_for_settings, wan_entry
 from videosynth.settings import Settings
 
 
 @dataclass(frozen=True)
 class CheckReport:
-    entry: ModelEntry
+    entry: WanEntry
     device: str
     width: int
     height: int
@@ -43,7 +43,7 @@ def check_model(settings: Settings, name: str, steps: int = 2) -> CheckReport:
 
     from videosynth.backends.wan import WanGenerator
 
-    entry = replace(registry_for_settings(settings).entry_for(name), steps=steps)
+    entry = replace(wan_entry(registry_for_settings(settings).entry_for(name)), steps=steps)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
@@ -61,7 +61,7 @@ def check_model(settings: Settings, name: str, steps: int = 2) -> CheckReport:
     return CheckReport(entry, device, width, height, frames, steps, loaded - start, done - loaded, peak, kind)
 
 
-def _check_size(entry: ModelEntry) -> tuple[int, int]:
+def _check_size(entry: WanEntry) -> tuple[int, int]:
     if entry.native_sizes:
         return entry.native_sizes[0]
     return generation_size(1280, 720, entry.spatial_multiple, entry.pixel_cap)

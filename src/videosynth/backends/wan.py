@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from videosynth.backends.base import Capabilities, Frames, GenerationJob, StepCallback
+from videosynth.backends.base import Capabilities, Frames, GenerationJob, RunContext, StepCallback
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -24,7 +24,7 @@ from videosynth.backends.wan_pipeline import (
     scheduler_with_shift,
 )
 from videosynth.domain.errors import InvalidParameter
-from videosynth.registry import ModelEntry, demo_arch, registry_for_settings
+from videosynth.registry import WanEntry, demo_arch, registry_for_settings, wan_entry
 from videosynth.settings import Settings
 
 __all__ = ["UnsupportedJob", "WanGenerator", "resolve_device", "resolve_dtype"]
@@ -39,9 +39,10 @@ class WanGenerator:
     """A loaded pipeline plus the registry entry that shapes each call. Build with :meth:`from_settings`."""
 
     pipe: Any  # diffusers.WanPipeline; its attributes are registered at runtime, so mypy cannot see them
-    entry: ModelEntry
+    entry: WanEntry
     capabilities: Capabilities
     settings: Settings
+    device: str  # resolved: "cuda", "cuda:1", "cpu"
     # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
 
@@ -53,10 +54,10 @@ class WanGenerator:
         """The generator for ``model`` (a public or entry name; default: the registry's default entry)."""
         registry = registry_for_settings(settings)
         entry = registry.entry_for(model) if model else registry.default_entry()
-        return cls.from_entry(entry, settings)
+        return cls.from_entry(wan_entry(entry), settings)
 
     @classmethod
-    def from_entry(cls, entry: ModelEntry, settings: Settings) -> WanGenerator:
+    def from_entry(cls, entry: WanEntry, settings: Settings) -> WanGenerator:
         import torch
 
         if settings.torch_threads is not None:
@@ -68,12 +69,16 @@ class WanGenerator:
         return cls.from_pipeline(pipe, entry, settings, device)
 
     @classmethod
-    def from_pipeline(cls, pipe: Any, entry: ModelEntry, settings: Settings, device: str) -> WanGenerator:
+    def from_pipeline(cls, pipe: Any, entry: WanEntry, settings: Settings, device: str) -> WanGenerator:
         """Wrap an already built pipeline (the benchmark builds full-size random weights in memory)."""
         fit_to_entry(pipe, entry)
         caps = capabilities(pipe, entry)
         place(pipe, device, entry)
-        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings)
+        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device)
+
+    def run(self, job: GenerationJob, context: RunContext) -> Frames:
+        """The Backend seam: a local model makes frames; the worker fits, marks and encodes them."""
+        return self.generate(job, context.on_step)
 
     def generate(self, job: GenerationJob, on_step: StepCallback) -> Frames:
         import torch
@@ -138,7 +143,7 @@ class WanGenerator:
         return self._schedulers[shift]
 
 
-def _checkpoint(entry: ModelEntry, settings: Settings) -> str:
+def _checkpoint(entry: WanEntry, settings: Settings) -> str:
     if entry.is_demo:
         from videosynth.backends.tiny import ensure_demo_checkpoint
 

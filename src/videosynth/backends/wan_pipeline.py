@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from videosynth.backends.base import Capabilities
-from videosynth.registry import ModelEntry
+from videosynth.registry import WanEntry
 
 if TYPE_CHECKING:
     import torch
@@ -64,7 +64,7 @@ def checkpoint_arch(pipe: Any) -> str:
     return "wan2.1"
 
 
-def fit_to_entry(pipe: Any, entry: ModelEntry) -> None:
+def fit_to_entry(pipe: Any, entry: WanEntry) -> None:
     """Check the checkpoint is what the entry says and apply the entry's pipeline-level settings."""
     found = checkpoint_arch(pipe)
     if found != entry.arch:
@@ -78,7 +78,7 @@ def fit_to_entry(pipe: Any, entry: ModelEntry) -> None:
         _shift_key(pipe.scheduler, entry)  # fail at load, not at the first request
 
 
-def place(pipe: Any, device: str, entry: ModelEntry) -> None:
+def place(pipe: Any, device: str, entry: WanEntry) -> None:
     """Put the pipeline on ``device`` in the entry's memory mode (design.md §7: keep everything resident by default)."""
     if entry.vae_tiling:
         pipe.vae.enable_tiling()
@@ -94,7 +94,7 @@ def place(pipe: Any, device: str, entry: ModelEntry) -> None:
         pipe.enable_sequential_cpu_offload(device=device)
 
 
-def capabilities(pipe: Any, entry: ModelEntry) -> Capabilities:
+def capabilities(pipe: Any, entry: WanEntry) -> Capabilities:
     """The entry's limits, checked against what the checkpoint's latent grid allows."""
     model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
     _, patch_h, patch_w = model.config.patch_size
@@ -115,12 +115,12 @@ def capabilities(pipe: Any, entry: ModelEntry) -> Capabilities:
     )
 
 
-def scheduler_with_shift(scheduler: Any, entry: ModelEntry, shift: float) -> Any:
+def scheduler_with_shift(scheduler: Any, entry: WanEntry, shift: float) -> Any:
     """A copy of ``scheduler`` with another flow shift (UniPC calls it flow_shift, FlowMatchEuler shift)."""
     return type(scheduler).from_config(scheduler.config, **{_shift_key(scheduler, entry): shift})
 
 
-def _shift_key(scheduler: Any, entry: ModelEntry) -> str:
+def _shift_key(scheduler: Any, entry: WanEntry) -> str:
     for key in ("flow_shift", "shift"):
         if key in scheduler.config:
             return key

@@ -27,7 +27,7 @@ from videosynth.backends.archs import FULL, TINY, ArchSpec
 from videosynth.backends.base import GenerationJob
 from videosynth.backends.flops import transformer_flops
 from videosynth.bench.report import BenchResult, FlopCheck, RunRow, psnr, to_json, to_markdown
-from videosynth.registry import ModelEntry, load_registry
+from videosynth.registry import WanEntry, load_registry, wan_entry
 from videosynth.settings import Settings
 
 DEFAULT_MODELS = ("wan2.1-t2v-1.3b", "wan2.2-ti2v-5b", "wan2.1-t2v-14b")
@@ -71,7 +71,8 @@ def run(options: BenchOptions, command: str) -> BenchResult:
     result = BenchResult(command, _device_name(device), str(dtype).removeprefix("torch."), versions, check_flops())
     registry = load_registry()  # the packaged file: the published defaults of each model
     for name in options.models:
-        entry = replace(registry.models[name], steps=options.steps or (2 if options.tiny else 10), memory="gpu")
+        steps = options.steps or (2 if options.tiny else 10)
+        entry = replace(wan_entry(registry.models[name]), steps=steps, memory="gpu")
         spec = TINY[entry.arch] if options.tiny else FULL[name]
         shape = TINY_SHAPE if options.tiny else FULL_SHAPES[name]
         reason = None if options.tiny else _memory_shortfall(spec, device)
@@ -115,7 +116,7 @@ def check_flops() -> list[FlopCheck]:
 class _Case:
     """What both runs of one model share."""
 
-    entry: ModelEntry
+    entry: WanEntry
     width: int
     height: int
     frames: int
@@ -124,7 +125,7 @@ class _Case:
 
 
 def _bench_model(
-    entry: ModelEntry, spec: ArchSpec, shape: tuple[int, int, int], device: str, dtype: Any, seed: int
+    entry: WanEntry, spec: ArchSpec, shape: tuple[int, int, int], device: str, dtype: Any, seed: int
 ) -> list[RunRow]:
     import torch
 
@@ -205,7 +206,7 @@ def _measure(
     return row, frames
 
 
-def _flops_per_step(entry: ModelEntry, spec: ArchSpec, pipe: Any, shape: tuple[int, int, int]) -> float:
+def _flops_per_step(entry: WanEntry, spec: ArchSpec, pipe: Any, shape: tuple[int, int, int]) -> float:
     width, height, frames = shape
     latent = (
         (frames - 1) // pipe.vae_scale_factor_temporal + 1,

@@ -75,6 +75,8 @@ class Task:
     actual_prompt: str | None = None
     extension: dict[str, Any] = field(default_factory=dict)
     usage: dict[str, Any] = field(default_factory=dict)
+    # What the backend saved while working on it (e.g. an upstream's task id), kept across re-claims.
+    backend_state: dict[str, Any] = field(default_factory=dict)
 
 
 def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:
@@ -87,32 +89,43 @@ def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:
     return f"{moment.isoformat(sep=' ', timespec='seconds')[:19]}.{epoch_ms % 1000:03d}"
 
 
-def usage_for(request: GenerationRequest, style: UsageStyle) -> dict[str, Any]:
-    """The usage block of a SUCCEEDED task, in the field set of the model family (api-contract.md §1.7)."""
+def usage_for(request: GenerationRequest, style: UsageStyle, output_s: float) -> dict[str, Any]:
+    """The usage block of a SUCCEEDED task, in the field set of the model family (api-contract.md §1.7).
+
+    ``output_s`` is how long the stored video really plays (read back from the mp4), which is what a client is
+    billed for; the size and tier fields say what was asked.
+    """
     tier = int(request.resolution.rstrip("P"))
+    seconds = _seconds(output_s)
     if style is UsageStyle.WAN27:
         return {
-            "duration": request.duration,
+            "duration": seconds,
             "input_video_duration": 0,
-            "output_video_duration": request.duration,
+            "output_video_duration": seconds,
             "video_count": 1,
             "ratio": request.ratio,
             "SR": tier,
         }
     if style is UsageStyle.WAN26:
         return {
-            "duration": request.duration,
+            "duration": seconds,
             "size": f"{request.width}*{request.height}",
             "input_video_duration": 0,
-            "output_video_duration": request.duration,
+            "output_video_duration": seconds,
             "video_count": 1,
             "SR": tier,
         }
     return {
         "video_count": 1,
-        "video_duration": request.duration,
+        "video_duration": round(output_s),  # an integer in the wan2.5-and-earlier field table
         "video_ratio": f"{request.width}*{request.height}",
     }
+
+
+def _seconds(value: float) -> int | float:
+    """Whole seconds as an integer (a 5 s video reads ``5``, as upstream's does), else to the millisecond."""
+    rounded = round(value, 3)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
 _RELAY_STATUS = {

@@ -1,1 +1,2 @@
-"""Frames → watermark → H.264 mp4, and probing the result. numpy, Pillow and PyAV only; never torch."""
+"""Frames → watermark → H.264 mp4, probing and checking videos, fetching a client's input files. numpy, Pillow,
+PyAV and httpx only; never torch."""

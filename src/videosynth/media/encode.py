@@ -36,8 +36,8 @@ def encode_mp4(
     crf: int = 20,
     preset: str = "veryfast",
     audio: AudioClip | None = None,
-) -> None:
-    """Write ``frames`` to ``path`` as H.264 yuv420p with the index up front ("faststart").
+) -> VideoInfo:
+    """Write ``frames`` to ``path`` as H.264 yuv420p with the index up front ("faststart"); what was written.
 
     Odd sizes are padded by one edge row/column (yuv420p halves chroma resolution, so libx264 needs even
     sizes). With ``audio`` (mono or stereo, at a rate AAC supports), the file also gets a stereo AAC track at the
@@ -57,10 +57,11 @@ def encode_mp4(
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
     try:
         _write(frames, tmp, fps, crf, preset, audio)
-        _verify(tmp, frames, fps, audio)
+        info = _verify(tmp, frames, fps, audio)
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+    return info
 
 
 def _prepare_audio(audio: AudioClip, duration_s: float) -> AudioClip:
@@ -147,7 +148,7 @@ class _AudioTrack:
             self._pos += chunk.shape[1]
 
 
-def _verify(path: Path, frames: Frames, fps: int, audio: AudioClip | None) -> None:
+def _verify(path: Path, frames: Frames, fps: int, audio: AudioClip | None) -> VideoInfo:
     count, height, width, _ = frames.shape
     info = probe(path)
     problems = _audio_problems(info, count / fps, audio)
@@ -159,6 +160,7 @@ def _verify(path: Path, frames: Frames, fps: int, audio: AudioClip | None) -> No
         problems.append(f"{info.frames} frames, expected {count}")
     if problems:
         raise EncodeError(f"encoded {path.name} is wrong: " + "; ".join(problems))
+    return info
 
 
 def _audio_problems(info: VideoInfo, duration_s: float, audio: AudioClip | None) -> list[str]:

@@ -29,6 +29,12 @@ class VideoInfo:
     audio_channels: int | None = None
     audio_duration: float | None = None
 
+    @property
+    def seconds(self) -> float:
+        """How long the video track plays: its decoded frames at its frame rate. The container's duration may run
+        longer by the soundtrack's last padded packet."""
+        return self.frames / self.fps if self.fps else self.duration
+
 
 def probe(path: str | Path) -> VideoInfo:
     """Decode ``path`` fully and describe its first video stream and its first audio stream, if any."""

@@ -2,18 +2,20 @@
 
 A TOML file (``VIDEOSYNTH_MODEL_REGISTRY``; default: ``videosynth/registry.toml``, shipped with the package) lists
 entries under ``[models.<name>]`` and points public DashScope names at them under ``[aliases]``; ``default``
-catches every public name not listed. Pure: tomllib and dataclasses, no torch, so the API side may read it too.
+catches every public name not listed. An entry's ``backend`` (default ``wan``) says what serves it and which keys
+the entry takes. Pure: tomllib and dataclasses, no torch, so the API side may read it too.
 """
 
 from videosynth.registry.describe import describe
 from videosynth.registry.legacy import apply_settings, detect_arch, registry_for_settings
-from videosynth.registry.load import load_registry, parse_registry
+from videosynth.registry.load import ENTRY_PARSERS, load_registry, parse_registry
 from videosynth.registry.model import (
     ARCH_DEFAULTS,
     ARCHS,
     DEMO_PREFIX,
     DTYPES,
     MEMORY_MODES,
+    WAN_BACKEND,
     Arch,
     ArchDefaults,
     Dtype,
@@ -22,8 +24,10 @@ from videosynth.registry.model import (
     Registry,
     RegistryError,
     Size,
+    WanEntry,
     demo_arch,
     format_size,
+    wan_entry,
 )
 
 __all__ = [
@@ -31,7 +35,9 @@ __all__ = [
     "ARCH_DEFAULTS",
     "DEMO_PREFIX",
     "DTYPES",
+    "ENTRY_PARSERS",
     "MEMORY_MODES",
+    "WAN_BACKEND",
     "Arch",
     "ArchDefaults",
     "Dtype",
@@ -40,6 +46,7 @@ __all__ = [
     "Registry",
     "RegistryError",
     "Size",
+    "WanEntry",
     "apply_settings",
     "demo_arch",
     "describe",
@@ -48,4 +55,5 @@ __all__ = [
     "load_registry",
     "parse_registry",
     "registry_for_settings",
+    "wan_entry",
 ]

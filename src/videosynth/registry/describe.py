@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from videosynth.registry.model import ModelEntry, Registry, format_size
+from videosynth.registry.model import Registry, WanEntry, format_size
 
 
 def describe(registry: Registry) -> str:
@@ -10,15 +10,18 @@ def describe(registry: Registry) -> str:
     lines = [f"model registry: {registry.source}"]
     for name, entry in registry.models.items():
         names = registry.public_names_for(name)
-        lines += ["", f"{name}  ({entry.arch}{', ' + entry.description if entry.description else ''})"]
-        lines.append(f"  checkpoint  {entry.checkpoint}")
+        kind = entry.arch if isinstance(entry, WanEntry) else f"backend {entry.backend}"
+        lines += ["", f"{name}  ({kind}{', ' + entry.description if entry.description else ''})"]
+        if isinstance(entry, WanEntry):
+            lines.append(f"  checkpoint  {entry.checkpoint}")
         lines.append(f"  serves      {', '.join(names) if names else '(no public name points here)'}")
-        lines.append(f"  sizes       {_sizes_text(entry)}")
-        lines.append(f"  defaults    {_defaults_text(entry)}")
+        if isinstance(entry, WanEntry):
+            lines.append(f"  sizes       {_sizes_text(entry)}")
+            lines.append(f"  defaults    {_defaults_text(entry)}")
     return "\n".join(lines)
 
 
-def _sizes_text(entry: ModelEntry) -> str:
+def _sizes_text(entry: WanEntry) -> str:
     native = ", ".join(format_size(s) for s in entry.native_sizes)
     cap = entry.pixel_cap
     grid = f"multiples of {entry.spatial_multiple}" + (f" up to {cap} px" if cap else "")
@@ -26,7 +29,7 @@ def _sizes_text(entry: ModelEntry) -> str:
     return f"{'native ' + native + '; ' if native else ''}{grid}; {frames}"
 
 
-def _defaults_text(entry: ModelEntry) -> str:
+def _defaults_text(entry: WanEntry) -> str:
     guidance = f"{entry.guidance_scale:g}"
     if entry.guidance_scale_2 is not None:
         guidance += f" high / {entry.guidance_scale_2:g} low"

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from videosynth.registry.load import load_registry
-from videosynth.registry.model import ARCH_DEFAULTS, Arch, ModelEntry, Registry
+from videosynth.registry.model import ARCH_DEFAULTS, Arch, Registry, WanEntry
 from videosynth.settings import DEMO_MODEL, Settings
 
 
@@ -31,6 +31,8 @@ def apply_settings(registry: Registry, settings: Settings) -> Registry:
     models = dict(registry.models)
     for name in registry.served_entries():
         entry = models[name]
+        if not isinstance(entry, WanEntry):  # the settings describe a local checkpoint: other backends have none
+            continue
         if settings.model != DEMO_MODEL:
             entry = _with_checkpoint(entry, settings.model)
         models[name] = replace(entry, **overrides)
@@ -51,7 +53,7 @@ def detect_arch(checkpoint: str | Path) -> Arch | None:
     return "wan2.1"
 
 
-# Settings field → ModelEntry field, for the single-model settings that predate the registry.
+# Settings field → WanEntry field, for the single-model settings that predate the registry.
 _LEGACY_FIELDS = {
     "model_steps": "steps",
     "model_guidance_scale": "guidance_scale",
@@ -70,14 +72,14 @@ def _setting_overrides(settings: Settings) -> dict[str, Any]:
     return overrides
 
 
-def _with_checkpoint(entry: ModelEntry, checkpoint: str) -> ModelEntry:
+def _with_checkpoint(entry: WanEntry, checkpoint: str) -> WanEntry:
     arch = detect_arch(checkpoint) or entry.arch
     if not entry.is_demo and arch == entry.arch:
         return replace(entry, checkpoint=checkpoint)
     # A demo entry's tiny-model settings (4 steps, 64×64 cap) would cripple a real checkpoint: start from the
     # architecture's published defaults instead, keeping the operator's memory and dtype choices.
     base = ARCH_DEFAULTS[arch]
-    return ModelEntry(
+    return WanEntry(
         name=entry.name,
         checkpoint=checkpoint,
         arch=arch,

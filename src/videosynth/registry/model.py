@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 from videosynth.domain.catalog import PUBLIC_MODELS
 from videosynth.domain.errors import ModelNotFound
@@ -17,6 +17,7 @@ ARCHS: tuple[str, ...] = get_args(Arch)
 MEMORY_MODES: tuple[str, ...] = get_args(Memory)
 DTYPES: tuple[str, ...] = get_args(Dtype)
 DEMO_PREFIX = "demo:"  # checkpoint "demo:<arch>": a tiny random-weight model built on first use
+WAN_BACKEND = "wan"  # local Wan weights through diffusers: the backend of an entry that names none
 
 Size = tuple[int, int]  # (width, height)
 
@@ -48,8 +49,25 @@ ARCH_DEFAULTS: dict[str, ArchDefaults] = {
 }
 
 
+class ModelEntry(Protocol):
+    """What every ``[models.<name>]`` entry has, whichever backend serves it; each backend has its own type."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def backend(self) -> str:
+        """The backend that serves the entry (``backends.factories`` builds it)."""
+        ...
+
+    @property
+    def description(self) -> str: ...
+
+
 @dataclass(frozen=True)
-class ModelEntry:
+class WanEntry:
+    """An entry served by the wan backend: one checkpoint and its generation defaults."""
+
     name: str
     checkpoint: str  # a diffusers folder, a hub id (in the local cache), or "demo:<arch>"
     arch: Arch
@@ -70,6 +88,10 @@ class ModelEntry:
     vae_tiling: bool = False
     dtype: Dtype = "auto"
     description: str = ""
+
+    @property
+    def backend(self) -> str:
+        return WAN_BACKEND
 
     @property
     def is_demo(self) -> bool:
@@ -134,7 +156,14 @@ def parse_arch(value: str, source: str, where: str) -> Arch:
     return value  # type: ignore[return-value]  # checked against the Literal's members just above
 
 
-def demo_arch(entry: ModelEntry) -> Arch:
+def wan_entry(entry: ModelEntry) -> WanEntry:
+    """``entry`` as the wan entry it must be for a caller that loads a checkpoint."""
+    if not isinstance(entry, WanEntry):
+        raise RegistryError(f"model {entry.name!r} is served by the {entry.backend!r} backend, not by wan")
+    return entry
+
+
+def demo_arch(entry: WanEntry) -> Arch:
     return parse_arch(entry.checkpoint.removeprefix(DEMO_PREFIX), "?", f"[models.{entry.name!r}] checkpoint")
 
 

@@ -7,6 +7,7 @@ import re
 import shutil
 import time
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import quote
 
 from videosynth.storage import signing
@@ -41,6 +42,9 @@ class LocalBlobStore:
 
     def verify(self, key: str, expires: int, given: str) -> bool:
         return signing.verify(self._secret, key, expires, given, time.time())
+
+    def open(self, key: str) -> BinaryIO:
+        return self.path(key).open("rb")
 
     def delete(self, key: str) -> None:
         self.path(key).unlink(missing_ok=True)

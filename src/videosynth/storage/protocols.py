@@ -3,7 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import TracebackType
 from typing import Protocol
+
+
+class BlobReader(Protocol):
+    """A blob opened for reading: a binary stream, closed by ``with`` or ``close()``."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> BlobReader: ...
+
+    def __exit__(
+        self, kind: type[BaseException] | None, value: BaseException | None, traceback: TracebackType | None, /
+    ) -> object: ...
 
 
 class BlobStore(Protocol):
@@ -15,6 +30,12 @@ class BlobStore(Protocol):
         """A link that downloads the blob without an Authorization header, valid for ttl_s seconds."""
         ...
 
-    def delete(self, key: str) -> None: ...
+    def open(self, key: str) -> BlobReader:
+        """The blob's bytes as a stream; FileNotFoundError when there is none under ``key``."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove the blob; a key with nothing under it is not an error (sweeps may run twice)."""
+        ...
 
     def exists(self, key: str) -> bool: ...

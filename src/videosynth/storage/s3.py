@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from videosynth.settings import Settings
 
 if TYPE_CHECKING:
+    from botocore.response import StreamingBody
     from mypy_boto3_s3 import S3Client
 
 # SigV4 presigned URLs are valid for at most 7 days; S3 refuses longer ones when they are used, not when they
@@ -105,6 +106,18 @@ class S3BlobStore:
             Params={"Bucket": self.bucket, "Key": self.object_key(key)},
             ExpiresIn=ttl_s,
         )
+
+    def open(self, key: str) -> StreamingBody:
+        """The object's body, streamed from the bucket as it is read (a video is not held in memory)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            response = self._client.get_object(Bucket=self.bucket, Key=self.object_key(key))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in _NOT_FOUND_CODES:
+                raise FileNotFoundError(f"no blob under {key!r}") from exc
+            raise
+        return response["Body"]
 
     def delete(self, key: str) -> None:
         # S3 answers 204 for a key that is not there, so deleting twice (a re-run sweep) is fine.

@@ -100,6 +100,11 @@ class TaskStore(Protocol):
         """Extend the lease (and record progress). False when the lease was lost: stop working on the task."""
         ...
 
+    def save_backend_state(self, task_id: str, worker_id: str, state: dict[str, Any]) -> bool:
+        """Replace the task's backend_state, only while it is RUNNING under this worker's lease (as heartbeat).
+        False when the lease was lost: the state was not saved; stop working on the task."""
+        ...
+
     def finish_success(
         self,
         task_id: str,

@@ -145,6 +145,9 @@ class SqlTaskStore:
             values["progress"] = case((tasks.c.progress < reported, reported), else_=tasks.c.progress)
         return self._update_owned(task_id, worker_id, values)
 
+    def save_backend_state(self, task_id: str, worker_id: str, state: dict[str, Any]) -> bool:
+        return self._update_owned(task_id, worker_id, {"backend_state_json": state, "updated_ms": self._clock()})
+
     def finish_success(
         self,
         task_id: str,

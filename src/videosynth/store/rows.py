@@ -56,6 +56,7 @@ TASK_COLUMNS: tuple[FieldColumn, ...] = (
     FieldColumn("actual_prompt", "actual_prompt"),
     FieldColumn("extension_json", "extension", load=_json_object),
     FieldColumn("usage_json", "usage", load=_json_object),
+    FieldColumn("backend_state_json", "backend_state", load=_json_object),
 )
 
 # Columns a raw DBAPI read hands over as JSON text (SQLite) rather than decoded.

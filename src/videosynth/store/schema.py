@@ -1,4 +1,4 @@
-"""The tables, as SQLAlchemy Core. Migration 0001 creates exactly this; a test compares the two.
+"""The tables, as SQLAlchemy Core. The migrations create exactly this; a test compares the two.
 
 Times are epoch milliseconds in BIGINT columns, so both dialects store the same integers and no time zone is
 ever guessed. JSON columns hold the normalised request, usage and extension blocks.
@@ -57,6 +57,8 @@ tasks = Table(
     Column("idempotency_key", String(255)),
     Column("request_hash", String(128)),
     Column("updated_ms", BigInteger, nullable=False),
+    # The backend's own state (migration 0005), written only under the worker's lease; it survives a re-claim.
+    Column("backend_state_json", JSON, nullable=False, server_default=text("'{}'")),
     # claim: WHERE status='PENDING' AND model IN (…) ORDER BY submit_ms; also serves requeue's status filter.
     Index("ix_tasks_claim", "status", "model", "submit_ms"),
     # listing: a key's tasks newest first.

@@ -49,6 +49,12 @@ class Heartbeat:
         self._wake.set()
         self._thread.join(timeout=self._interval_s + 5)
 
+    def lose(self) -> None:
+        """Another guarded write found the lease gone: stop renewing it, as a lost beat would."""
+        self.lost.set()
+        self._done.set()
+        self._wake.set()
+
     def report(self, progress: int) -> None:
         """Record progress; publish early when it moved enough that a poller would notice."""
         self._progress = max(self._progress, min(progress, 99))

@@ -9,7 +9,7 @@ Usage in the runner::
     metrics = WorkerMetrics(device="cuda:0")
     metrics.observe_phase("queue_wait", model, (task.scheduled_ms - task.submit_ms) / 1000)
     with metrics.timed("generate", model):  # also adds to videosynth_gpu_seconds_total{model, device}
-        frames = generator.generate(job, on_step)
+        output = backend.run(job, context)
     metrics.task_finished("SUCCEEDED", model, total_seconds=...)
 
 The exposition server (``serve``) has no authentication: bind it to loopback or a private interface only.

@@ -8,7 +8,7 @@ import threading
 from types import FrameType
 
 from videosynth import compose
-from videosynth.backends.wan import WanGenerator, resolve_device
+from videosynth.backends.factories import build_backend
 from videosynth.prompting.factory import build_extender, preload
 from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
@@ -22,8 +22,10 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
     tasks, _keys = compose.stores(settings)
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
-    # The model is loaded once, before the first claim, and stays resident.
-    generator = WanGenerator.from_settings(settings, model)
+    registry = registry_for_settings(settings)
+    entry = registry.entry_for(model) if model else registry.default_entry()
+    # The backend the registry names for the entry; a model is loaded once, before the first claim, and stays.
+    backend = build_backend(settings, entry)
     config = WorkerConfig(
         worker_id=compose.worker_id(),
         lease_s=settings.lease_s,
@@ -32,18 +34,18 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         poll_interval_s=settings.poll_interval_s,
         scratch_dir=scratch,
         # Claim only what this model serves: with several entries, each GPU worker takes its own model's tasks.
-        models=registry_for_settings(settings).public_names_for(generator.entry.name),
+        models=registry.public_names_for(entry.name),
         audio=AudioPolicy(settings.audio_max_bytes, settings.audio_timeout_s, settings.audio_allow_private),
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
     )
     extender = build_extender(settings)
     preload(extender)
-    metrics = WorkerMetrics(device=resolve_device(settings.device))  # "cuda:0", not "auto"
+    metrics = WorkerMetrics(device=backend.device)  # "cuda:0", not "auto"
     if settings.worker_metrics_port is not None:
         server = metrics.serve(settings.worker_metrics_port)
         log.info("worker metrics", extra={"url": f"http://{server.host}:{server.port}/metrics"})
-    return Worker(tasks, compose.blob_store(settings), generator, extender, config, metrics)
+    return Worker(tasks, compose.blob_store(settings), backend, extender, config, metrics)
 
 
 def run_worker(settings: Settings, model: str | None = None) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 
+from videosynth.storage.keys import stored_keys
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import Purged, TaskStore
 
@@ -27,7 +28,7 @@ DEFAULT_BATCH = 500
 
 
 def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, batch: int = DEFAULT_BATCH) -> int:
-    """Delete every final task submitted more than ``retention_s`` before ``now_ms``, and its result blob.
+    """Delete every final task submitted more than ``retention_s`` before ``now_ms``, and its result blobs.
 
     Returns how many tasks were deleted. Works in batches of ``batch`` records, so each transaction stays short
     and a large backlog never holds locks for long. If the blob store fails, the sweep stops at once and raises:
@@ -48,7 +49,8 @@ def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, b
 
 
 def _delete_blobs(blobs: BlobStore, purged: Purged) -> None:
-    keys = [key for _task_id, key in purged if key is not None]
+    # Every variant a finished task may have (its thumbnail too), not only the recorded video.
+    keys = [key for task_id, result_key in purged for key in stored_keys(task_id, result_key)]
     for index, key in enumerate(keys):
         try:
             blobs.delete(key)

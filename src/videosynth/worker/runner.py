@@ -1,4 +1,4 @@
-"""One worker: claims tasks for the models it serves and turns each into a stored mp4."""
+"""One worker: claims tasks for the models it serves and turns each into a stored mp4 with its backend."""
 
 from __future__ import annotations
 
@@ -6,26 +6,26 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videosynth.backends.base import GenerationAborted, GenerationJob, Generator, StepCallback
+from videosynth.backends.base import Backend, GenerationAborted, GenerationJob, RunContext, StepCallback
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
-from videosynth.media.encode import encode_mp4
-from videosynth.media.frames import fit_frames
-from videosynth.media.watermark import watermark
+from videosynth.media.probe import VideoInfo
 from videosynth.prompting.base import PromptExtender
+from videosynth.storage.keys import CONTENT_TYPES, Variant, blob_key
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import TaskStore
 from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
 from videosynth.worker.metrics import WorkerMetrics
+from videosynth.worker.output import video_from
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class Worker:
         self,
         tasks: TaskStore,
         blobs: BlobStore,
-        generator: Generator,
+        backend: Backend,
         extender: PromptExtender,
         config: WorkerConfig,
         metrics: WorkerMetrics | None = None,
@@ -67,7 +67,7 @@ class Worker:
         self._metrics = metrics or WorkerMetrics()
         self._tasks = tasks
         self._blobs = blobs
-        self._generator = generator
+        self._backend = backend
         self._extender = extender
         self._config = config
         self.stop = threading.Event()  # finish the current task, claim no more
@@ -119,7 +119,7 @@ class Worker:
             if task.request.prompt_extend:  # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+            key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -134,7 +134,7 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27)
+        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
@@ -147,25 +147,23 @@ class Worker:
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> str:
-        key = f"{task.task_id}.mp4"
-        with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch:
-            audio = self._audio(task, Path(scratch))  # before generating: a bad URL must not cost GPU time
+    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo]:
+        key = blob_key(task.task_id, Variant.VIDEO)
+        with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
+            scratch = Path(scratch_name)
+            # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
+            audio = self._audio(task, scratch)
             plan, model = self._plan(task), task.request.model
             with self._metrics.timed("generate", model):
-                frames = self._generator.generate(self._job(task, prompt, plan), self._on_step(beat))
+                output = self._backend.run(self._job(task, prompt, plan), self._context(task, beat, scratch))
             beat.report(_ENCODING)
-            path = Path(scratch) / key
             with self._metrics.timed("encode", model):
-                frames = fit_frames(frames, plan)
-                if task.request.watermark:
-                    frames = watermark(frames)
-                encode_mp4(frames, path, plan.fps, audio=audio)
+                video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
             if beat.lost.is_set():
                 raise GenerationAborted()
             with self._metrics.timed("upload", model):
-                self._blobs.put_file(key, path, "video/mp4")
-        return key
+                self._blobs.put_file(key, video.path, CONTENT_TYPES[Variant.VIDEO])
+        return key, video.info
 
     @staticmethod
     def _job(task: Task, prompt: str, plan: GenerationPlan) -> GenerationJob:
@@ -176,6 +174,18 @@ class Worker:
             height=plan.gen_height,
             num_frames=plan.gen_frames,
             seed=task.seed,
+        )
+
+    def _context(self, task: Task, beat: Heartbeat, scratch: Path) -> RunContext:
+        def save_state(state: Mapping[str, Any]) -> None:
+            if not self._tasks.save_backend_state(task.task_id, self._config.worker_id, dict(state)):
+                beat.lose()  # the task is someone else's now: stop renewing, give nothing back
+                raise GenerationAborted()
+
+        backend_scratch = scratch / "backend"  # apart from the runner's own files (audio, the encoded video)
+        backend_scratch.mkdir()
+        return RunContext(
+            task.task_id, task.request, self._on_step(beat), task.backend_state, save_state, backend_scratch
         )
 
     def _on_step(self, beat: Heartbeat) -> StepCallback:
@@ -201,7 +211,7 @@ class Worker:
         return decode_audio(path)
 
     def _plan(self, task: Task) -> GenerationPlan:
-        caps = self._generator.capabilities
+        caps = self._backend.capabilities
         request = task.request
         return plan_generation(
             request.width,

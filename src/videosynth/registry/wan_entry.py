@@ -1,0 +1,124 @@
+"""A ``backend = "wan"`` entry (the default): one checkpoint and its generation defaults, filled from its arch."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from videosynth.registry.fields import COMMON_ENTRY_KEYS, only_keys, typed, typed_keys
+from videosynth.registry.model import (
+    ARCH_DEFAULTS,
+    DEMO_PREFIX,
+    DTYPES,
+    MEMORY_MODES,
+    ArchDefaults,
+    RegistryError,
+    Size,
+    WanEntry,
+    format_size,
+    parse_arch,
+)
+
+WAN_KEYS: Mapping[str, type] = {
+    "checkpoint": str,
+    "arch": str,
+    "fps": int,
+    "steps": int,
+    "guidance_scale": float,
+    "guidance_scale_2": float,
+    "boundary_ratio": float,
+    "flow_shift": float,
+    "flow_shift_by_size": dict,
+    "spatial_multiple": int,
+    "temporal_factor": int,
+    "max_pixels": int,
+    "max_frames": int,
+    "native_sizes": list,
+    "max_sequence_length": int,
+    "memory": str,
+    "vae_tiling": bool,
+    "dtype": str,
+}
+
+
+def parse_wan_entry(name: str, body: Mapping[str, Any], source: str) -> WanEntry:
+    where = f"[models.{name!r}]"
+    only_keys(body, {*COMMON_ENTRY_KEYS, *WAN_KEYS}, source, where)
+    values = typed_keys(body, WAN_KEYS, source, where)
+    values.update(typed_keys(body, {"description": str}, source, where))
+    if "checkpoint" not in values:
+        raise RegistryError(f"{source}: {where} needs a checkpoint (a folder, a hub id, or 'demo:<arch>')")
+    checkpoint = values["checkpoint"]
+    implied = checkpoint.removeprefix(DEMO_PREFIX) if checkpoint.startswith(DEMO_PREFIX) else None
+    arch = parse_arch(values.pop("arch", implied or "wan2.1"), source, f"{where} arch")
+    if implied is not None and parse_arch(implied, source, f"{where} checkpoint") != arch:
+        raise RegistryError(f"{source}: {where} checkpoint {checkpoint!r} contradicts arch {arch!r}")
+    base = ARCH_DEFAULTS[arch]
+    values.setdefault("fps", base.fps)
+    values.setdefault("steps", base.steps)
+    values.setdefault("guidance_scale", base.guidance_scale)
+    values.setdefault("spatial_multiple", base.spatial_multiple)
+    values.setdefault("temporal_factor", base.temporal_factor)
+    if arch == "wan2.2-a14b":
+        values.setdefault("guidance_scale_2", base.guidance_scale_2)
+    values["native_sizes"] = tuple(_size(s, source, f"{where} native_sizes") for s in values.get("native_sizes", ()))
+    shifts = values.get("flow_shift_by_size", {})
+    values["flow_shift_by_size"] = {
+        _size(k, source, f"{where} flow_shift_by_size"): typed(v, float, source, f"{where} flow_shift_by_size {k!r}")
+        for k, v in shifts.items()
+    }
+    entry = WanEntry(name=name, arch=arch, **values)
+    _check_entry(entry, base, source, where)
+    return entry
+
+
+def _check_entry(entry: WanEntry, base: ArchDefaults, source: str, where: str) -> None:
+    problem = _value_problem(entry) or _shape_problem(entry, base)
+    if problem:
+        raise RegistryError(f"{source}: {where} {problem}")
+
+
+def _value_problem(entry: WanEntry) -> str | None:
+    for key in ("fps", "steps", "max_sequence_length"):
+        if getattr(entry, key) < 1:
+            return f"{key} must be ≥ 1, got {getattr(entry, key)}"
+    if entry.guidance_scale < 0 or (entry.guidance_scale_2 or 0) < 0:
+        return "guidance scales must be ≥ 0"
+    if entry.arch != "wan2.2-a14b" and (entry.guidance_scale_2 is not None or entry.boundary_ratio is not None):
+        return f"guidance_scale_2 and boundary_ratio need two experts (arch wan2.2-a14b), not {entry.arch}"
+    if entry.boundary_ratio is not None and not 0 < entry.boundary_ratio <= 1:
+        return f"boundary_ratio must be in (0, 1], got {entry.boundary_ratio}"
+    shifts = [*entry.flow_shift_by_size.values(), *([] if entry.flow_shift is None else [entry.flow_shift])]
+    if any(shift <= 0 for shift in shifts):
+        return "flow shifts must be > 0"
+    if entry.memory not in MEMORY_MODES:
+        return f"memory must be one of {', '.join(MEMORY_MODES)}, got {entry.memory!r}"
+    if entry.dtype not in DTYPES:
+        return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
+    return None
+
+
+def _shape_problem(entry: WanEntry, base: ArchDefaults) -> str | None:
+    multiple = entry.spatial_multiple
+    if multiple < 1 or multiple % base.spatial_multiple:
+        return f"spatial_multiple must be a multiple of {base.spatial_multiple} for {entry.arch}, got {multiple}"
+    if entry.temporal_factor < 1 or entry.temporal_factor % base.temporal_factor:
+        return f"temporal_factor must be a multiple of {base.temporal_factor} for {entry.arch}"
+    for width, height in entry.native_sizes:
+        if width % multiple or height % multiple:
+            return f"native size {width}*{height} is not a multiple of spatial_multiple {multiple}"
+    if unknown := set(entry.flow_shift_by_size) - set(entry.native_sizes):
+        return f"flow_shift_by_size lists sizes that are not native_sizes: {', '.join(format_size(s) for s in unknown)}"
+    if entry.max_pixels is not None and entry.max_pixels < multiple**2:
+        return f"max_pixels must be ≥ {multiple**2} (one {multiple}px cell)"
+    if entry.max_frames is not None and (entry.max_frames < 1 or (entry.max_frames - 1) % entry.temporal_factor):
+        return f"max_frames must be k·{entry.temporal_factor}+1, got {entry.max_frames}"
+    return None
+
+
+def _size(value: Any, source: str, where: str) -> Size:
+    """ "W*H" (DashScope's and Wan's own notation: width first)."""
+    parts = value.split("*") if isinstance(value, str) else []
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise RegistryError(f'{source}: {where} sizes are written "W*H", e.g. "832*480"; got {value!r}')
+    return int(parts[0]), int(parts[1])
