@@ -148,6 +148,13 @@ def test_allowed_sizes_of_a_custom_spec() -> None:
     assert ModelSpec("x", Protocol.WAN27, UsageStyle.WAN27, 1, (5,)).tiers == RESOLUTIONS
 
 
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_sizes_by_tier_is_the_models_rows_of_its_table(name: str) -> None:
+    spec = PUBLIC_MODELS[name]
+    table = WAN27_SIZES if spec.protocol is Protocol.WAN27 else LEGACY_SIZES
+    assert spec.sizes_by_tier() == {tier: table[tier] for tier in spec.tiers}
+
+
 def test_enums_are_strings() -> None:
     assert isinstance(Protocol.WAN27, str) and isinstance(UsageStyle.WAN27, str)
     assert [p.value for p in Protocol] == ["wan2.7", "legacy"]

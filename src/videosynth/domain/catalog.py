@@ -76,10 +76,14 @@ class ModelSpec:
     tiers: tuple[str, ...] = RESOLUTIONS
     default_size: tuple[int, int] = (1920, 1080)
 
+    def sizes_by_tier(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """This model's tiers → ratio → (width, height)."""
+        table = WAN27_SIZES if self.protocol is Protocol.WAN27 else LEGACY_SIZES
+        return {tier: table[tier] for tier in self.tiers}
+
     def allowed_sizes(self) -> dict[tuple[int, int], tuple[str, str]]:
         """Every (width, height) this model accepts → (tier, ratio)."""
-        table = WAN27_SIZES if self.protocol is Protocol.WAN27 else LEGACY_SIZES
-        return {wh: (tier, ratio) for tier in self.tiers for ratio, wh in table[tier].items()}
+        return {wh: (tier, ratio) for tier, sizes in self.sizes_by_tier().items() for ratio, wh in sizes.items()}
 
 
 _ANY_2_TO_15 = tuple(range(2, 16))
