@@ -9,12 +9,13 @@ the rules on neutral drafts; these check that a DashScope body reaches them inta
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from videosynth.api.dashscope_wire import FIELD_NAMES, read_create_body
-from videosynth.domain.catalog import PUBLIC_MODELS, ModelSpec, Protocol, UsageStyle
+from videosynth.domain.catalog import PUBLIC_MODELS, ModelSpec, Protocol, ServedLimit, UsageStyle
 from videosynth.domain.draft import UNSET, ExactSize, Field, GenerationDraft, SizeByModel, TierRatio
 from videosynth.domain.errors import EmptyInput, EmptyModel, InvalidField, InvalidParameter, ModelNotFound
 from videosynth.domain.request import GenerationRequest, RequestDefaults
@@ -718,3 +719,14 @@ def test_structural_messages_word_for_word() -> None:
     assert rejected({"model": "wan2.7-t2v", "input": 1}).message == "'input' must be a JSON object, got 1 (an integer)."
     data = {**body(), "parameters": "x"}
     assert rejected(data).message == "'parameters' must be a JSON object, got 'x' (a string)."
+
+
+def test_a_served_limit_is_answered_in_dashscope_words() -> None:
+    limit = ServedLimit(5, "the checkpoint serving it makes at most 81 frames at 16 fps")
+    models = {name: replace(spec, limit=limit) for name, spec in PUBLIC_MODELS.items()}
+    err = rejected(body(duration=6), models=models)
+    assert err.message == (
+        "parameters.duration for model wan2.7-t2v must be an integer from 2 to 5 (seconds) on this server "
+        "(the checkpoint serving it makes at most 81 frames at 16 fps), got 6 (an integer)."
+    )
+    assert parse_create_body(body(duration=5), models=models).duration == 5

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from videosynth.domain.catalog import ModelSpec, Protocol, UsageStyle
+from videosynth.domain.catalog import PUBLIC_MODELS, ModelSpec, Protocol, ServedLimit, UsageStyle
 from videosynth.domain.draft import UNSET, ExactSize, Field, GenerationDraft, SizeByModel, TierRatio
 from videosynth.domain.errors import EmptyModel, InvalidField, InvalidParameter, ModelNotFound
 from videosynth.domain.request import GenerationRequest, RequestDefaults
@@ -29,6 +29,11 @@ def refused(data: GenerationDraft, field: Field, message: str, **kwargs: Any) ->
     assert info.value.code == "InvalidParameter"
     assert (info.value.field, info.value.message) == (field, message)
     return info.value
+
+
+def limited(name: str, longest: int) -> dict[str, ModelSpec]:
+    spec = replace(PUBLIC_MODELS[name], limit=ServedLimit(longest, "its checkpoint makes at most so many frames"))
+    return {name: spec}
 
 
 # ------------------------------------------------------------------------------------------------ whole
@@ -375,6 +380,39 @@ def test_duration_rules(model: str, good: list[int], bad: list[object], allowed:
     for value in bad:
         message = f"duration for model {model} must be {allowed}, got {describe(value)}."
         refused(draft(model, duration=value), Field.DURATION, message)
+
+
+def test_a_served_limit_narrows_the_durations() -> None:
+    models = limited("wan2.7-t2v", 8)
+    assert validate_draft(draft(duration=8), models=models).duration == 8
+    assert validate_draft(draft(), models=models).duration == 5  # the default still fits
+    message = (
+        "duration for model wan2.7-t2v must be an integer from 2 to 8 (seconds) on this server "
+        "(its checkpoint makes at most so many frames), got 9 (an integer)."
+    )
+    refused(draft(duration=9), Field.DURATION, message, models=models)
+
+
+def test_below_the_default_the_longest_served_duration_is_the_default() -> None:
+    models = limited("wan2.7-t2v", 3)
+    assert validate_draft(draft(), models=models).duration == 3
+    refused(
+        draft(duration=5),
+        Field.DURATION,
+        "duration for model wan2.7-t2v must be an integer from 2 to 3 (seconds) on this server "
+        "(its checkpoint makes at most so many frames), got 5 (an integer).",
+        models=models,
+    )
+
+
+@pytest.mark.parametrize("duration", [UNSET, 5, 10])
+def test_a_model_no_served_duration_fits_is_refused_whatever_is_asked(duration: object) -> None:
+    models = limited("wan2.6-t2v-us", 4)
+    message = (
+        "duration for model wan2.6-t2v-us must be one of the integers 5, 10 (seconds), which this server cannot "
+        "make (its checkpoint makes at most so many frames)."
+    )
+    refused(draft("wan2.6-t2v-us", duration=duration), Field.DURATION, message, models=models)
 
 
 # ------------------------------------------------------------------------------------------------ wording

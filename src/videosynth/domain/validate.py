@@ -192,12 +192,29 @@ def parse_size(value: object, separator: str = "*") -> Size | None:
 
 
 def _duration(value: object, spec: ModelSpec, names: Names) -> int:
+    allowed = spec.served_durations()
     if value is UNSET:
-        value = spec.default_duration
-    if _is_int(value) and value in spec.durations:
+        value = _default_duration(spec, allowed)
+    if _is_int(value) and value in allowed:
         return int(value)
-    rule = f"for model {spec.name} must be {_durations_text(spec.durations)}"
-    raise _invalid(names, Field.DURATION, f"{rule}, got {describe(value)}.")
+    raise _invalid(names, Field.DURATION, _duration_rule(spec, allowed, value))
+
+
+def _default_duration(spec: ModelSpec, allowed: tuple[int, ...]) -> int:
+    # A server whose checkpoint makes only shorter clips serves its longest when none is asked for, rather than
+    # refuse every request that leaves the duration out.
+    if spec.default_duration in allowed or not allowed:
+        return spec.default_duration
+    return max(allowed)
+
+
+def _duration_rule(spec: ModelSpec, allowed: tuple[int, ...], value: object) -> str:
+    rule = f"for model {spec.name} must be {_durations_text(allowed or spec.durations)}"
+    if spec.limit is None:
+        return f"{rule}, got {describe(value)}."
+    if not allowed:
+        return f"{rule}, which this server cannot make ({spec.limit.reason})."
+    return f"{rule} on this server ({spec.limit.reason}), got {describe(value)}."
 
 
 def _durations_text(durations: tuple[int, ...]) -> str:

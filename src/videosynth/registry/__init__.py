@@ -25,6 +25,7 @@ from videosynth.registry.model import (
     demo_arch,
     format_size,
 )
+from videosynth.registry.served import served_models
 
 __all__ = [
     "ARCHS",
@@ -48,4 +49,5 @@ __all__ = [
     "load_registry",
     "parse_registry",
     "registry_for_settings",
+    "served_models",
 ]

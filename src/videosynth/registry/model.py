@@ -9,6 +9,7 @@ from typing import Literal, get_args
 
 from videosynth.domain.catalog import PUBLIC_MODELS
 from videosynth.domain.errors import ModelNotFound
+from videosynth.domain.plan import longest_duration
 
 Arch = Literal["wan2.1", "wan2.2-ti2v", "wan2.2-a14b"]
 Memory = Literal["gpu", "model_offload", "sequential_offload"]
@@ -81,6 +82,13 @@ class ModelEntry:
         if self.max_pixels is not None:
             return self.max_pixels
         return max((w * h for w, h in self.native_sizes), default=None)
+
+    @property
+    def longest_duration(self) -> int | None:
+        """The longest whole-second clip this entry makes at its fps within ``max_frames``; None: no cap."""
+        if self.max_frames is None:
+            return None
+        return longest_duration(self.fps, self.max_frames, self.temporal_factor)
 
     def flow_shift_for(self, width: int, height: int) -> float | None:
         """The shift for a generation: that of the native size nearest in area (Wan2.1: 3.0 at 480P, 5.0 at 720P)."""
