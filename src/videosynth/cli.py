@@ -40,11 +40,16 @@ def serve(
     import uvicorn
 
     from videosynth.api.app import build_app
+    from videosynth.registry import RegistryError
     from videosynth.worker.embedded import EmbeddedWorker
 
     settings = _settings()
     compose.prepare_database(settings, auto_migrate=True)
-    api = build_app(settings)
+    try:
+        api = build_app(settings)  # reads the model registry: the API refuses what its models cannot make
+    except RegistryError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
     worker = EmbeddedWorker(settings) if settings.embedded_worker and not no_worker else None
     if worker is not None:
         worker.start()

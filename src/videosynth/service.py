@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
+from videosynth.domain.draft import GenerationDraft
 from videosynth.domain.errors import (
     InvalidApiKey,
     InvalidParameter,
@@ -22,8 +23,9 @@ from videosynth.domain.errors import (
     VideosynthError,
 )
 from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
-from videosynth.domain.request import RequestDefaults, parse_create_body
+from videosynth.domain.request import RequestDefaults
 from videosynth.domain.task import Task, TaskStatus
+from videosynth.domain.validate import validate_draft
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.coalesce import Coalescer
@@ -130,13 +132,20 @@ class TaskService:
         return found.key, found.task
 
     async def submit(
-        self, authorization: str | None, body: object, request_id: str, idempotency_key: str | None = None
+        self,
+        authorization: str | None,
+        draft: GenerationDraft,
+        request_id: str,
+        idempotency_key: str | None = None,
+        *,
+        body: object,
     ) -> Task:
-        """A new PENDING task (or, for a retried Idempotency-Key, the task it named). The caller's key is found
-        first (a bad key is reported before anything else); creates that arrive together are written in one
-        transaction by the writer (store/writes.py)."""
+        """A new PENDING task for ``draft``, as a dialect read it from ``body`` (or, for a retried Idempotency-Key,
+        the task it named: ``body`` as sent tells a retry from a reused key). The caller's key is found first (a
+        bad key is reported before anything else); creates that arrive together are written in one transaction
+        by the writer (store/writes.py)."""
         key = await self.authenticate(authorization)
-        new_task = self._new_task(key.key_id, body, request_id, idempotency_key)
+        new_task = self._new_task(key.key_id, draft, body, request_id, idempotency_key)
         return await self._creates.submit(new_task)
 
     @asynccontextmanager
@@ -153,8 +162,10 @@ class TaskService:
         outcomes = await self._writer.create_many(items)
         return [_answer(outcome) for outcome in outcomes]
 
-    def _new_task(self, key_id: str, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
-        request = parse_create_body(body, self._defaults, self._models)
+    def _new_task(
+        self, key_id: str, draft: GenerationDraft, body: object, request_id: str, idempotency_key: str | None
+    ) -> NewTask:
+        request = validate_draft(draft, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(

@@ -12,11 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from videosynth.api.dashscope_wire import read_create_body
 from videosynth.backends.base import GenerationAborted, GenerationJob, RunContext
 from videosynth.backends.factories import build_backend
 from videosynth.backends.tiny import build_tiny_wan
 from videosynth.backends.wan import WanGenerator, resolve_dtype
-from videosynth.domain.request import parse_create_body
+from videosynth.domain.validate import validate_draft
 from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
 
@@ -112,7 +113,7 @@ def test_the_registry_builds_the_wan_backend_whose_run_gives_the_same_frames(
     backend = build_backend(settings, registry_for_settings(settings).entry_for("wan2.7-t2v"))
     assert isinstance(backend, WanGenerator) and backend.device == "cpu"
     calls, on_step = _recorder()
-    request = parse_create_body({"model": "wan2.7-t2v", "input": {"prompt": PROMPT}})
+    request = validate_draft(read_create_body({"model": "wan2.7-t2v", "input": {"prompt": PROMPT}}))
     context = RunContext("t", request, on_step, {}, lambda _state: None, tmp_path)
     np.testing.assert_array_equal(backend.run(JOB, context), generator.generate(JOB, _ignore))
     assert calls == [(step, STEPS) for step in range(1, STEPS + 1)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from videosynth.domain.catalog import (
@@ -14,6 +16,7 @@ from videosynth.domain.catalog import (
     WAN27_SIZES,
     ModelSpec,
     Protocol,
+    ServedLimit,
     UsageStyle,
 )
 
@@ -146,6 +149,22 @@ def test_allowed_sizes_of_a_custom_spec() -> None:
     assert spec.tiers == ("480P",)
     assert spec.default_size == (1920, 1080)
     assert ModelSpec("x", Protocol.WAN27, UsageStyle.WAN27, 1, (5,)).tiers == RESOLUTIONS
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_sizes_by_tier_is_the_models_rows_of_its_table(name: str) -> None:
+    spec = PUBLIC_MODELS[name]
+    table = WAN27_SIZES if spec.protocol is Protocol.WAN27 else LEGACY_SIZES
+    assert spec.sizes_by_tier() == {tier: table[tier] for tier in spec.tiers}
+
+
+def test_served_durations_are_the_models_unless_a_limit_narrows_them() -> None:
+    spec = PUBLIC_MODELS["wan2.7-t2v"]
+    assert spec.limit is None and spec.served_durations() == spec.durations
+    capped = replace(spec, limit=ServedLimit(4, "why"))
+    assert capped.served_durations() == (2, 3, 4)
+    assert replace(spec, limit=ServedLimit(0, "why")).served_durations() == ()
+    assert capped.durations == spec.durations  # the documented rule stays as it is
 
 
 def test_enums_are_strings() -> None:

@@ -13,6 +13,10 @@ EXPECTED: dict[type[errors.VideosynthError], tuple[str, str]] = {
         "InvalidParameter",
         "Required parameter(s) missing or invalid, please check the request parameters.",
     ),
+    errors.InvalidField: (
+        "InvalidParameter",
+        "Required parameter(s) missing or invalid, please check the request parameters.",
+    ),
     errors.EmptyModel: ("BadRequest.EmptyModel", "Required parameter 'model' missing from request."),
     errors.EmptyInput: ("BadRequest.EmptyInput", "Required parameter 'input' missing from request."),
     errors.ModelNotFound: ("InvalidParameter", "Model not exist."),
@@ -87,9 +91,15 @@ def test_every_error_is_an_exception_and_a_videosynth_error(cls: type[errors.Vid
 
 def test_request_errors_are_invalid_parameter_subclasses() -> None:
     # The API layer maps the whole InvalidParameter family to HTTP 400; these must be caught by it.
-    for cls in (errors.EmptyModel, errors.EmptyInput, errors.ModelNotFound):
+    for cls in (errors.InvalidField, errors.EmptyModel, errors.EmptyInput, errors.ModelNotFound):
         assert issubclass(cls, errors.InvalidParameter)
     assert issubclass(errors.RateQuota, errors.Throttling)
+
+
+def test_invalid_field_carries_the_neutral_field_name() -> None:
+    err = errors.InvalidField("parameters.seed must be an integer", field="seed")
+    assert (err.field, err.message, err.code) == ("seed", "parameters.seed must be an integer", "InvalidParameter")
+    assert errors.InvalidField().field == ""
 
 
 def test_model_not_found_message_is_exactly_upstreams() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from videosynth.domain.catalog import LEGACY_SIZES, WAN27_SIZES
-from videosynth.domain.plan import GenerationPlan, frames_for, generation_size, plan_generation
+from videosynth.domain.plan import GenerationPlan, frames_for, generation_size, longest_duration, plan_generation
 
 OFFICIAL_SIZES = sorted({wh for table in (WAN27_SIZES, LEGACY_SIZES) for row in table.values() for wh in row.values()})
 MULTIPLES = (16, 32)
@@ -152,3 +152,23 @@ def test_plan_output_frames_is_duration_times_fps(duration: int, fps: int) -> No
     assert plan.output_frames == duration * fps
     assert plan.gen_frames == frames_for(duration * fps)
     assert plan.gen_frames >= plan.output_frames
+
+
+# -------------------------------------------------------------------------------------- longest_duration
+
+
+@pytest.mark.parametrize(
+    ("fps", "max_frames", "expected"),
+    [(16, 81, 5), (16, 241, 15), (24, 121, 5), (16, 49, 3), (16, 5, 0), (16, 80, 4), (30, 1, 0)],
+)
+def test_longest_duration_examples(fps: int, max_frames: int, expected: int) -> None:
+    assert longest_duration(fps, max_frames) == expected
+
+
+@pytest.mark.parametrize("fps", [16, 24, 30])
+@pytest.mark.parametrize("factor", [1, 4, 8])
+def test_longest_duration_is_the_longest_whose_planned_frames_fit(fps: int, factor: int) -> None:
+    for max_frames in range(1, 400):
+        longest = longest_duration(fps, max_frames, factor)
+        fits = [d for d in range(0, 30) if frames_for(d * fps, factor) <= max_frames]
+        assert longest == max(fits), (max_frames, longest)

@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pytest
 
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
-from videosynth.domain.request import GenerationRequest, parse_create_body
+from videosynth.domain.draft import UNSET, ExactSize, GenerationDraft, SizeByModel, TierRatio
+from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import (
     ACTIVE_STATUSES,
     FINAL_STATUSES,
@@ -23,6 +24,7 @@ from videosynth.domain.task import (
     relay_status,
     usage_for,
 )
+from videosynth.domain.validate import validate_draft
 
 S = TaskStatus
 ALLOWED = {
@@ -181,8 +183,15 @@ def test_format_time_none() -> None:
 # --------------------------------------------------------------------------------------------- usage_for
 
 
-def _request(model: str, **params: object) -> GenerationRequest:
-    return parse_create_body({"model": model, "input": {"prompt": "p"}, "parameters": params})
+def _request(
+    model: str,
+    resolution: object = UNSET,
+    ratio: object = UNSET,
+    size: object = UNSET,
+    duration: object = UNSET,
+) -> GenerationRequest:
+    choice = SizeByModel(TierRatio(resolution, ratio), ExactSize(size))
+    return validate_draft(GenerationDraft(model=model, prompt="p", size=choice, duration=duration))
 
 
 @pytest.mark.parametrize(("resolution", "sr"), [("720P", 720), ("1080P", 1080)])

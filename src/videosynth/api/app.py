@@ -17,6 +17,7 @@ from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.errors import install_error_handlers
 from videosynth.api.hot import HotRoutes, HotRoutesMiddleware
 from videosynth.api.ops import ReadinessCheck
+from videosynth.registry import registry_for_settings, served_models
 from videosynth.service import TaskService
 from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
@@ -86,7 +87,9 @@ def build_app(settings: Settings) -> FastAPI:
     tasks = opened.tasks
     blobs = compose.blob_store(settings)
     local = blobs if isinstance(blobs, LocalBlobStore) else None
-    service = TaskService(tasks, blobs, settings, opened.reader, opened.writer)
+    # The API refuses at create what the entry serving a model cannot make, so it reads the workers' registry.
+    models = served_models(registry_for_settings(settings))
+    service = TaskService(tasks, blobs, settings, opened.reader, opened.writer, models)
 
     def readiness() -> dict[str, Any]:
         checks: dict[str, Any] = {}

@@ -12,6 +12,7 @@ from starlette.datastructures import Headers
 
 from videosynth.api.body import read_json
 from videosynth.api.context import request_id_of
+from videosynth.api.dashscope_wire import read_create_body
 from videosynth.api.deps import (
     CREATE_PARAMETERS,
     POLL_PARAMETERS,
@@ -68,8 +69,9 @@ async def create_task(request: Request) -> JSONResponse:
     async with service.caller_first(authorization):
         idempotency_key = _create_headers(headers)
         body = await read_json(request)
+        draft = read_create_body(body)
     request_id = request_id_of(request)
-    task = await service.submit(authorization, body, request_id, idempotency_key)
+    task = await service.submit(authorization, draft, request_id, idempotency_key, body=body)
     return JSONResponse(
         {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
     )

@@ -1,7 +1,8 @@
 """The public DashScope text-to-video model names and the request rules each one follows.
 
 Two wire protocols share one create URL: wan2.7 takes ``resolution`` × ``ratio``; wan2.1–2.6 take ``size`` as
-"W*H". Limits below are the documented upstream ones (api-contract.md §1.3–1.5).
+"W*H". Limits below are the documented upstream ones (api-contract.md §1.3–1.5); a server whose checkpoint cannot
+meet one narrows it with a ``ServedLimit``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,15 @@ NEGATIVE_PROMPT_LIMIT = 500
 
 
 @dataclass(frozen=True)
+class ServedLimit:
+    """The longest clip the checkpoint serving a model on this server makes, where that is less than the model
+    allows; ``reason`` says why, for the message that refuses a longer one."""
+
+    longest_duration: int  # seconds; 0 when not even one second fits
+    reason: str
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     protocol: Protocol
@@ -75,11 +85,22 @@ class ModelSpec:
     default_duration: int = 5
     tiers: tuple[str, ...] = RESOLUTIONS
     default_size: tuple[int, int] = (1920, 1080)
+    limit: ServedLimit | None = None
+
+    def sizes_by_tier(self) -> dict[str, dict[str, tuple[int, int]]]:
+        """This model's tiers → ratio → (width, height)."""
+        table = WAN27_SIZES if self.protocol is Protocol.WAN27 else LEGACY_SIZES
+        return {tier: table[tier] for tier in self.tiers}
 
     def allowed_sizes(self) -> dict[tuple[int, int], tuple[str, str]]:
         """Every (width, height) this model accepts → (tier, ratio)."""
-        table = WAN27_SIZES if self.protocol is Protocol.WAN27 else LEGACY_SIZES
-        return {wh: (tier, ratio) for tier in self.tiers for ratio, wh in table[tier].items()}
+        return {wh: (tier, ratio) for tier, sizes in self.sizes_by_tier().items() for ratio, wh in sizes.items()}
+
+    def served_durations(self) -> tuple[int, ...]:
+        """The durations this model allows that this server can make."""
+        if self.limit is None:
+            return self.durations
+        return tuple(d for d in self.durations if d <= self.limit.longest_duration)
 
 
 _ANY_2_TO_15 = tuple(range(2, 16))

@@ -22,6 +22,15 @@ class InvalidParameter(VideosynthError):
     default_message = "Required parameter(s) missing or invalid, please check the request parameters."
 
 
+class InvalidField(InvalidParameter):
+    """A bad value of one request field. The message names the field as the client's dialect does; ``field`` is
+    its neutral name (``domain.draft.Field``), for a dialect whose error body points at the field on its own."""
+
+    def __init__(self, message: str | None = None, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+
+
 class EmptyModel(InvalidParameter):
     code = "BadRequest.EmptyModel"
     default_message = "Required parameter 'model' missing from request."

@@ -27,6 +27,15 @@ def frames_for(output_frames: int, temporal_factor: int = 4) -> int:
     return k * temporal_factor + 1
 
 
+def longest_duration(fps: int, max_frames: int, temporal_factor: int = 4) -> int:
+    """The longest whole-second duration whose generated frames (as planned below) fit in ``max_frames``."""
+    seconds = max_frames // fps
+    # Frames round up to k·temporal_factor + 1, so a max_frames of another form may not hold max_frames // fps.
+    while seconds > 0 and frames_for(seconds * fps, temporal_factor) > max_frames:
+        seconds -= 1
+    return seconds
+
+
 def _snap(value: float, multiple: int) -> int:
     return max(multiple, round(value / multiple) * multiple)
 

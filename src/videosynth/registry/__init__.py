@@ -29,6 +29,7 @@ from videosynth.registry.model import (
     format_size,
     wan_entry,
 )
+from videosynth.registry.served import served_models
 
 __all__ = [
     "ARCHS",
@@ -55,5 +56,6 @@ __all__ = [
     "load_registry",
     "parse_registry",
     "registry_for_settings",
+    "served_models",
     "wan_entry",
 ]

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, get_args
 
-from videosynth.domain.catalog import PUBLIC_MODELS
+from videosynth.domain.catalog import PUBLIC_MODELS, ServedLimit
 from videosynth.domain.errors import ModelNotFound
+from videosynth.domain.plan import longest_duration
 
 Arch = Literal["wan2.1", "wan2.2-ti2v", "wan2.2-a14b"]
 Memory = Literal["gpu", "model_offload", "sequential_offload"]
@@ -63,6 +64,11 @@ class ModelEntry(Protocol):
     @property
     def description(self) -> str: ...
 
+    @property
+    def duration_limit(self) -> ServedLimit | None:
+        """The longest clip the entry can make and why, when it has such a cap (checked at create)."""
+        ...
+
 
 @dataclass(frozen=True)
 class WanEntry:
@@ -103,6 +109,22 @@ class WanEntry:
         if self.max_pixels is not None:
             return self.max_pixels
         return max((w * h for w, h in self.native_sizes), default=None)
+
+    @property
+    def longest_duration(self) -> int | None:
+        """The longest whole-second clip this entry makes at its fps within ``max_frames``; None: no cap."""
+        if self.max_frames is None:
+            return None
+        return longest_duration(self.fps, self.max_frames, self.temporal_factor)
+
+    @property
+    def duration_limit(self) -> ServedLimit | None:
+        longest = self.longest_duration
+        if longest is None:
+            return None
+        return ServedLimit(
+            longest, f"the checkpoint serving it makes at most {self.max_frames} frames at {self.fps} fps"
+        )
 
     def flow_shift_for(self, width: int, height: int) -> float | None:
         """The shift for a generation: that of the native size nearest in area (Wan2.1: 3.0 at 480P, 5.0 at 720P)."""

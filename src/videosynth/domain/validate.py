@@ -1,0 +1,224 @@
+"""Check a GenerationDraft against its model's rules and normalise it into a GenerationRequest.
+
+Every rejection names the field (the way the draft's dialect does) and what is allowed. Fields are checked in a
+fixed order, so a body with several faults always gets the same answer: model, layout, prompt, negative prompt,
+size, duration, seed, prompt_extend, watermark, audio_url.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeGuard
+
+from videosynth.domain.catalog import (
+    NEGATIVE_PROMPT_LIMIT,
+    PUBLIC_MODELS,
+    SEED_MAX,
+    WAN27_SIZES,
+    ModelSpec,
+    Protocol,
+)
+from videosynth.domain.draft import UNSET, ExactSize, Field, GenerationDraft, SizeByModel, SizeChoice, TierRatio
+from videosynth.domain.errors import EmptyModel, InvalidField, ModelNotFound
+from videosynth.domain.request import GenerationRequest, RequestDefaults
+from videosynth.domain.wording import describe
+
+Size = tuple[int, int]
+Names = Mapping[Field, str]
+_STANDARD_DEFAULTS = RequestDefaults()
+
+
+def validate_draft(
+    draft: GenerationDraft,
+    defaults: RequestDefaults = _STANDARD_DEFAULTS,
+    models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
+) -> GenerationRequest:
+    """The request ``draft`` asks for, or an InvalidParameter (a subclass) saying what is wrong with it."""
+    names = draft.names
+    spec = _model_spec(draft.model, models, names)
+    if draft.malformed is not None:
+        raise draft.malformed
+    prompt, prompt_cut = _text(Field.PROMPT, draft.prompt, spec.prompt_limit, names, required=True)
+    negative, negative_cut = _text(Field.NEGATIVE_PROMPT, draft.negative_prompt, NEGATIVE_PROMPT_LIMIT, names)
+    width, height, tier, ratio = _size(draft.size, spec, defaults, names)
+    return GenerationRequest(
+        model=spec.name,
+        prompt=prompt,
+        negative_prompt=negative,
+        width=width,
+        height=height,
+        resolution=tier,
+        ratio=ratio,
+        duration=_duration(draft.duration, spec, names),
+        seed=_seed(draft.seed, names),
+        prompt_extend=_flag(Field.PROMPT_EXTEND, draft.prompt_extend, defaults.prompt_extend, names),
+        watermark=_flag(Field.WATERMARK, draft.watermark, defaults.watermark, names),
+        audio_url=_audio_url(draft.audio_url, names),
+        prompt_truncated=prompt_cut,
+        negative_prompt_truncated=negative_cut,
+    )
+
+
+def _model_spec(name: object, models: Mapping[str, ModelSpec], names: Names) -> ModelSpec:
+    if name is UNSET or name is None or name == "":
+        raise EmptyModel()
+    if not isinstance(name, str):
+        raise _invalid(names, Field.MODEL, f"must be a string, got {describe(name)}.")
+    spec = models.get(name)
+    if spec is None:
+        raise ModelNotFound()
+    return spec
+
+
+def _invalid(names: Names, field: Field, rest: str) -> InvalidField:
+    return InvalidField(f"{names.get(field, field)} {rest}", field=field)
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _flag(field: Field, value: object, default: bool, names: Names) -> bool:
+    if value is UNSET:
+        return default
+    if not isinstance(value, bool):
+        raise _invalid(names, field, f"must be a boolean (true or false), got {describe(value)}.")
+    return value
+
+
+def _text(field: Field, value: object, limit: int, names: Names, *, required: bool = False) -> tuple[str, bool]:
+    """Return the text cut to ``limit`` characters (as upstream does) and whether it was cut."""
+    if value is UNSET:
+        value = None
+    if value is None and not required:
+        return "", False
+    if not isinstance(value, str) or (required and not value[:limit].strip()):
+        allowed = "is required and must be a non-empty string" if required else "must be a string"
+        raise _invalid(names, field, f"{allowed}, got {describe(value)}.")
+    if "\x00" in value:
+        # PostgreSQL text cannot hold NUL, and no prompt needs one: refuse it rather than fail later.
+        raise _invalid(names, field, "must not contain NUL (\\u0000) characters.")
+    return value[:limit], len(value) > limit
+
+
+def _audio_url(value: object, names: Names) -> str | None:
+    if value is UNSET or value is None:
+        return None
+    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
+        raise _invalid(names, Field.AUDIO_URL, f"must be an http(s) URL, got {describe(value)}.")
+    return value
+
+
+def _seed(value: object, names: Names) -> int | None:
+    if value is UNSET or value is None:
+        return None
+    if _is_int(value) and 0 <= value <= SEED_MAX:
+        return int(value)
+    raise _invalid(names, Field.SEED, f"must be an integer from 0 to {SEED_MAX}, got {describe(value)}.")
+
+
+# ------------------------------------------------------------------------------------------------------ size
+
+
+def _size(choice: SizeChoice, spec: ModelSpec, defaults: RequestDefaults, names: Names) -> tuple[int, int, str, str]:
+    """(width, height, tier, ratio) of the size asked for; the model's default size where nothing was."""
+    if isinstance(choice, SizeByModel):
+        choice = choice.tier_ratio if spec.protocol is Protocol.WAN27 else choice.exact
+    if isinstance(choice, TierRatio):
+        return _tier_ratio(choice, spec, defaults, names)
+    return _exact_size(choice, spec, defaults, names)
+
+
+def _default_size(spec: ModelSpec, defaults: RequestDefaults) -> tuple[str, str, Size]:
+    """(tier, ratio, size) when none is asked for: wan2.7's from the server's defaults, older models' their own."""
+    if spec.protocol is Protocol.WAN27:
+        return defaults.resolution, defaults.ratio, WAN27_SIZES[defaults.resolution][defaults.ratio]
+    tier, ratio = spec.allowed_sizes()[spec.default_size]
+    return tier, ratio, spec.default_size
+
+
+def _tier_ratio(
+    choice: TierRatio, spec: ModelSpec, defaults: RequestDefaults, names: Names
+) -> tuple[int, int, str, str]:
+    by_tier = spec.sizes_by_tier()
+    default_tier, default_ratio, _ = _default_size(spec, defaults)
+    tier = _one_of(Field.RESOLUTION, choice.tier, tuple(by_tier), default_tier, names)
+    ratio = _one_of(Field.RATIO, choice.ratio, tuple(by_tier[tier]), default_ratio, names)
+    width, height = by_tier[tier][ratio]
+    return width, height, tier, ratio
+
+
+def _one_of(field: Field, value: object, allowed: tuple[str, ...], default: str, names: Names) -> str:
+    if value is UNSET:
+        value = default
+    if isinstance(value, str) and value in allowed:
+        return value
+    hint = ""
+    if isinstance(value, str) and value.upper() in allowed:
+        hint = " Values are case-sensitive: use uppercase, e.g. '720P'."
+    options = ", ".join(f"'{a}'" for a in allowed)
+    raise _invalid(names, field, f"must be one of {options}, got {describe(value)}.{hint}")
+
+
+def _exact_size(
+    choice: ExactSize, spec: ModelSpec, defaults: RequestDefaults, names: Names
+) -> tuple[int, int, str, str]:
+    if choice.text is UNSET or choice.text is None:
+        tier, ratio, (width, height) = _default_size(spec, defaults)
+        return width, height, tier, ratio
+    allowed = spec.allowed_sizes()
+    size = parse_size(choice.text, choice.separator)
+    if size is None or size not in allowed:
+        sep = choice.separator
+        options = ", ".join(f"'{w}{sep}{h}'" for w, h in allowed)
+        rule = f"for model {spec.name} must be one of {options} (width{sep}height)"
+        raise _invalid(names, Field.SIZE, f"{rule}, got {describe(choice.text)}.")
+    tier, ratio = allowed[size]
+    return size[0], size[1], tier, ratio
+
+
+def parse_size(value: object, separator: str = "*") -> Size | None:
+    """(width, height) of "W<separator>H" in ASCII digits; None for anything else."""
+    if not isinstance(value, str):
+        return None
+    parts = value.split(separator)
+    # isascii(): str.isdigit() also accepts "²" or "１", which int() rejects or silently reads.
+    if len(parts) != 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    return int(parts[0]), int(parts[1])
+
+
+# -------------------------------------------------------------------------------------------------- duration
+
+
+def _duration(value: object, spec: ModelSpec, names: Names) -> int:
+    allowed = spec.served_durations()
+    if value is UNSET:
+        value = _default_duration(spec, allowed)
+    if _is_int(value) and value in allowed:
+        return int(value)
+    raise _invalid(names, Field.DURATION, _duration_rule(spec, allowed, value))
+
+
+def _default_duration(spec: ModelSpec, allowed: tuple[int, ...]) -> int:
+    # A server whose checkpoint makes only shorter clips serves its longest when none is asked for, rather than
+    # refuse every request that leaves the duration out.
+    if spec.default_duration in allowed or not allowed:
+        return spec.default_duration
+    return max(allowed)
+
+
+def _duration_rule(spec: ModelSpec, allowed: tuple[int, ...], value: object) -> str:
+    rule = f"for model {spec.name} must be {_durations_text(allowed or spec.durations)}"
+    if spec.limit is None:
+        return f"{rule}, got {describe(value)}."
+    if not allowed:
+        return f"{rule}, which this server cannot make ({spec.limit.reason})."
+    return f"{rule} on this server ({spec.limit.reason}), got {describe(value)}."
+
+
+def _durations_text(durations: tuple[int, ...]) -> str:
+    lo, hi = durations[0], durations[-1]
+    if durations != tuple(range(lo, hi + 1)):
+        return "one of the integers " + ", ".join(str(d) for d in durations) + " (seconds)"
+    return f"an integer from {lo} to {hi} (seconds)" if lo != hi else f"the integer {lo} (seconds)"
