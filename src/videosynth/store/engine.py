@@ -22,8 +22,8 @@ POOL = {"pool_size": 20, "max_overflow": 20}
 # for the lock instead of failing.
 # SQLite's own checkpoint-on-commit only past 40,000 pages (~160 MB): the API process copies the WAL in the
 # background (checkpoint.py), so a commit rarely does. Under a steady write load the log restarts only through
-# this backstop (see checkpoint.py), a short stall each time, so it is set high: at 1,400 creates/s once every
-# ~8 s instead of every ~2 s (create p99 55-70 → 48-50 ms). After a restart the file is cut back to 64 MB.
+# this backstop (see checkpoint.py), a short stall each time, so it is set high: a busy API then stalls a few
+# times less often, which the create p99 showed. After a restart the file is cut back to 64 MB.
 WAL_BACKSTOP_PAGES = 40_000
 WAL_FILE_LIMIT_BYTES = 64 << 20
 _SQLITE_PRAGMAS = (
@@ -49,7 +49,7 @@ def make_engine(url: str, *, sqlite_lock_wait_ms: int = SQLITE_BUSY_TIMEOUT_MS) 
 
 # A connection that sat unused this long is pinged before use: a PostgreSQL restart or an idle-connection reaper
 # must not surface as a failed request. One in steady use is not: SQLAlchemy's pool_pre_ping pinged on every
-# checkout, a round trip per create batch, which measured 15 % of PostgreSQL create throughput (1,315 → 1,560/s).
+# checkout, a round trip per create batch, a measurable share of PostgreSQL create throughput.
 IDLE_PING_S = 1.0
 
 
