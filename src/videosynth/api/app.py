@@ -14,8 +14,9 @@ from fastapi.telemetry import TelemetryConfig
 from videosynth import __version__, compose
 from videosynth.api import apiyi, dashscope, files, metrics, ops
 from videosynth.api.context import RequestContextMiddleware
+from videosynth.api.dashscope_routes import render_dashscope_error
 from videosynth.api.errors import install_error_handlers
-from videosynth.api.hot import HotRoutes, HotRoutesMiddleware
+from videosynth.api.fast_route import build_routes
 from videosynth.api.ops import ReadinessCheck
 from videosynth.service import TaskService
 from videosynth.settings import Settings
@@ -69,15 +70,15 @@ def create_app(
     app.state.readiness = readiness
     app.state.time_zone = ZoneInfo(settings.time_zone)
     app.state.local_blobs = local_blobs
-    install_error_handlers(app)
-    app.state.hot_routes = HotRoutes()
-    app.add_middleware(HotRoutesMiddleware, routes=app.state.hot_routes)  # inside the request context
+    install_error_handlers(app, default_renderer=render_dashscope_error)
     app.add_middleware(RequestContextMiddleware)
-    dashscope.register(app)
+    # Routes are matched in the order they are registered: the hot paths (FastRoutes) go first.
     apiyi.register(app)
+    dashscope.register(app)
     ops.register(app)
     if local_blobs is not None:
         files.register(app)
+    build_routes(app)
     return app
 
 

@@ -7,10 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 
+from videosynth.api.dashscope_routes import DashScopeRoute
 from videosynth.domain.errors import AccessDenied
 from videosynth.storage.local import LocalBlobStore
 
-router = APIRouter()
+router = APIRouter(route_class=DashScopeRoute)
 
 
 def _store(request: Request) -> LocalBlobStore:

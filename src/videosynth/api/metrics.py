@@ -101,7 +101,8 @@ class ApiMetrics:
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that handled ``scope``, with the prefix it was included under.
+    """The template of the route that handled ``scope``, with the prefix it was included under (and without the
+    root_path the app is served under).
 
     Starlette leaves the matched route in ``scope["route"]``. FastAPI may hand over the route of an included
     router, whose path lacks the include prefix (``/tasks/{task_id}`` under ``/api/v1``); the prefix is then
@@ -111,8 +112,8 @@ def route_template(scope: Scope) -> str:
     if not isinstance(template, str) or not template:
         return UNMATCHED_ROUTE
     regex = getattr(route, "path_regex", None)
-    path = scope.get("path", "")
-    if regex is None or not isinstance(path, str) or regex.match(path):
+    path = _route_path(scope)
+    if regex is None or regex.match(path):
         return template
     start = path.find("/", 1)
     while start != -1:
@@ -120,6 +121,14 @@ def route_template(scope: Scope) -> str:
             return path[:start] + template
         start = path.find("/", start + 1)
     return template
+
+
+def _route_path(scope: Scope) -> str:
+    """The path the router matched: the request's, less the root_path the app is served under."""
+    path, root_path = scope.get("path", ""), scope.get("root_path", "")
+    if not isinstance(path, str):
+        return ""
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
 
 
 class StoreCollector(Collector):
