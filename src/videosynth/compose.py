@@ -14,10 +14,10 @@ from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
 from videosynth.store import migrate
 from videosynth.store.checkpoint import WalCheckpointer
-from videosynth.store.engine import make_engine
-from videosynth.store.reads import KeyTaskReader, key_task_reader
+from videosynth.store.protocols import KeyTaskReader, Writer
+from videosynth.store.reads import key_task_reader
 from videosynth.store.sql import SqlKeyStore, SqlTaskStore, open_stores
-from videosynth.store.writes import SqliteLoopFirstWriter, ThreadWriter, Writer
+from videosynth.store.writes import ThreadWriter
 
 
 def is_sqlite(settings: Settings) -> bool:
@@ -50,16 +50,7 @@ class Stores:
 
 def open_all(settings: Settings) -> Stores:
     tasks, keys, engine = open_stores(settings.resolved_database_url())
-    return Stores(tasks, keys, key_task_reader(engine), _writer(settings, tasks), engine)
-
-
-def _writer(settings: Settings, tasks: SqlTaskStore) -> Writer:
-    thread = ThreadWriter(tasks)
-    if not is_sqlite(settings):
-        return thread
-    # One more connection, used from the event loop only, that never waits for SQLite's write lock.
-    no_wait = make_engine(settings.resolved_database_url(), sqlite_lock_wait_ms=0)
-    return SqliteLoopFirstWriter(SqlTaskStore(no_wait), thread)
+    return Stores(tasks, keys, key_task_reader(engine), ThreadWriter(tasks), engine)
 
 
 def stores(settings: Settings) -> tuple[SqlTaskStore, SqlKeyStore]:

@@ -7,39 +7,29 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from videosynth.coalesce import Coalescer
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
-from videosynth.domain.errors import (
-    InvalidApiKey,
-    InvalidParameter,
-    RateQuota,
-    Throttling,
-    UnsupportedOperation,
-    VideosynthError,
-)
+from videosynth.domain.errors import InvalidApiKey, InvalidParameter, RateQuota, Throttling, UnsupportedOperation
 from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
 from videosynth.domain.request import RequestDefaults, parse_create_body
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import (
+    NO_TASK,
     Admission,
     AdmissionRefused,
     ApiKey,
     CreateOutcome,
     IdempotencyConflict,
+    KeyTaskReader,
     NewTask,
     TaskPage,
     TaskStore,
-    UnknownCaller,
+    Writer,
 )
-from videosynth.store.reads import NO_TASK, KeyTaskReader
-from videosynth.store.sql import hash_secret
-from videosynth.store.writes import Writer
 
 Clock = Callable[[], float]
 
@@ -60,15 +50,15 @@ def request_hash(body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _answer(outcome: CreateOutcome) -> Task | VideosynthError:
-    """The created (or retried) task, or the client error a refused create is (raised in its own caller)."""
+def _created(outcome: CreateOutcome) -> Task:
+    """The created (or retried) task; a refused create raises the client error it is."""
+    if isinstance(outcome, Task):
+        return outcome
     if isinstance(outcome, IdempotencyConflict):
-        return InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
+        raise InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
     if isinstance(outcome, AdmissionRefused):
-        return _refusal(outcome)
-    if isinstance(outcome, UnknownCaller):
-        return InvalidApiKey()
-    return outcome
+        raise _refusal(outcome)
+    raise outcome
 
 
 def _refusal(refused: AdmissionRefused) -> Throttling | RateQuota:
@@ -103,10 +93,6 @@ class TaskService:
     ) -> None:
         self._reader = reader
         self._writer = writer
-        # Creates that arrive together are written as one batch (one transaction, one commit), one batch at a
-        # time: more batches in flight measured no faster on either database (SQLite writes one at a time; one
-        # key's creates in two PostgreSQL batches wait on each other's locks).
-        self._creates: Coalescer[NewTask, Task] = Coalescer(self._create_batch, concurrency=1)
         self._tasks = tasks
         self._blobs = blobs
         self._settings = settings
@@ -128,43 +114,24 @@ class TaskService:
         return key
 
     async def _find(self, authorization: str | None, task_id: str) -> tuple[ApiKey, Task | None]:
-        found = await self._reader.find(hash_secret(bearer_secret(authorization)), task_id)
+        found = await self._reader.find(bearer_secret(authorization), task_id)
         if found.key is None:
             raise InvalidApiKey()
         return found.key, found.task
 
-    async def submit(
-        self, authorization: str | None, body: object, request_id: str, idempotency_key: str | None = None
-    ) -> Task:
-        """A new PENDING task (or, for a retried Idempotency-Key, the task it named). Creates that arrive
-        together are written in one transaction by the writer (store/writes.py), which also finds their callers'
-        keys: a create costs no lookup of its own. A caller's bad key is still reported before anything else."""
-        secret_hash = hash_secret(bearer_secret(authorization))
-        async with self.caller_first(authorization):
-            new_task = self._new_task(secret_hash, body, request_id, idempotency_key)
-        return await self._creates.submit(new_task)
+    async def submit(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None = None) -> Task:
+        """A new PENDING task of ``key`` (or, for a retried Idempotency-Key, the task it named). Creates that
+        arrive together share one transaction in the writer (store/writes.py)."""
+        outcome = await self._writer.create(self._new_task(key, body, request_id, idempotency_key))
+        return _created(outcome)
 
-    @asynccontextmanager
-    async def caller_first(self, authorization: str | None) -> AsyncIterator[None]:
-        """A fault raised inside is reported only once the caller's key is found good: a create whose key is
-        bad answers InvalidApiKey whatever else is wrong with it, as when the key was looked up first."""
-        try:
-            yield
-        except VideosynthError:
-            await self.authenticate(authorization)
-            raise
-
-    async def _create_batch(self, items: list[NewTask]) -> list[Task | VideosynthError]:
-        outcomes = await self._writer.create_many(items)
-        return [_answer(outcome) for outcome in outcomes]
-
-    def _new_task(self, secret_hash: str, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
+    def _new_task(self, key: ApiKey, body: object, request_id: str, idempotency_key: str | None) -> NewTask:
         request = parse_create_body(body, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(
             task_id=time_ordered_uuid(now_ms, secrets.randbits(RANDOM_BITS)),
-            key_id="",  # the caller's, set in the create's transaction (NewTask.secret_hash)
+            key_id=key.key_id,
             request=request,
             status=TaskStatus.PENDING,
             submit_ms=now_ms,
@@ -173,7 +140,7 @@ class TaskService:
         )
         limits = Admission(now_ms, self._settings.key_rate_per_min, self._settings.key_max_queued)
         digest = request_hash(body) if idempotency_key else None
-        return NewTask(task, idempotency_key, digest, limits, secret_hash=secret_hash)
+        return NewTask(task, idempotency_key, digest, limits)
 
     async def cancel(self, key: ApiKey, task_id: str) -> None:
         """PENDING → CANCELED (on the writer thread). Anything else, an unknown task included, is the same

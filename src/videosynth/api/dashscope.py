@@ -62,13 +62,13 @@ def render_task(task: Task, video_url: str | None, zone: tzinfo) -> dict[str, An
 
 
 async def create_task(request: Request) -> JSONResponse:
+    # The caller first: a bad key is a 401 whatever else is wrong with the create (headers, body).
     headers, service = request.headers, service_of(request)
-    authorization = headers.get("authorization")
-    async with service.caller_first(authorization):
-        idempotency_key = _create_headers(headers)
-        body = await read_json(request)
+    key = await service.authenticate(headers.get("authorization"))
+    idempotency_key = _create_headers(headers)
+    body = await read_json(request)
     request_id = request_id_of(request)
-    task = await service.submit(authorization, body, request_id, idempotency_key)
+    task = await service.submit(key, body, request_id, idempotency_key)
     return JSONResponse(
         {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
     )
