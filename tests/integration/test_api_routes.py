@@ -52,6 +52,20 @@ def test_every_poll_path_answers_its_dialect(client_and_key: tuple[TestClient, s
     assert relayed == {"task_id": task_id, "status": "submitted", "progress": 0, "result_url": None, "error": None}
 
 
+@pytest.mark.parametrize("given", [{"seed": 42}, {}])
+def test_a_poll_returns_the_tasks_seed_given_or_chosen(
+    client_and_key: tuple[TestClient, str], given: dict[str, int]
+) -> None:
+    client, secret = client_and_key
+    auth = {"Authorization": f"Bearer {secret}", "X-DashScope-Async": "enable"}
+    body = {"model": "wan2.7-t2v", "input": {"prompt": "x"}, "parameters": given}
+    task_id = client.post(CREATE, headers=auth, json=body).json()["output"]["task_id"]
+    seeds = {client.get(path.format(task_id=task_id), headers=auth).json()["output"]["seed"] for path in POLL_PATHS[:2]}
+    [seed] = seeds  # the same on every poll path
+    assert type(seed) is int and 0 <= seed <= 2_147_483_647
+    assert seed == given.get("seed", seed)
+
+
 def test_poll_errors_keep_the_dashscope_shape(client_and_key: tuple[TestClient, str]) -> None:
     client, secret = client_and_key
     for path in POLL_PATHS:

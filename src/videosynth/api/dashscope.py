@@ -46,6 +46,7 @@ def render_task(task: Task, video_url: str | None, zone: tzinfo) -> dict[str, An
     times = {"submit_time": task.submit_ms, "scheduled_time": task.scheduled_ms, "end_time": task.end_ms}
     output.update({name: format_time(ms, zone) for name, ms in times.items() if ms is not None})
     output["orig_prompt"] = task.request.prompt
+    output["seed"] = task.seed  # the one given or the one chosen: with the same settings, the same video
     if task.actual_prompt:
         output["actual_prompt"] = task.actual_prompt
     if task.extension:
