@@ -58,7 +58,7 @@ def _created(outcome: CreateOutcome) -> Task:
         raise InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
     if isinstance(outcome, AdmissionRefused):
         raise _refusal(outcome)
-    raise outcome
+    raise outcome  # any other refusal the store may report
 
 
 def _refusal(refused: AdmissionRefused) -> Throttling | RateQuota:
