@@ -69,7 +69,7 @@ def run_demo(settings: Settings, prompt: str, out: Path | None, timeout_s: float
 
     deadline = time.monotonic() + timeout_s
     compose.prepare_database(settings, auto_migrate=True)
-    tasks, keys = compose.stores(settings)
+    _tasks, keys = compose.stores(settings)
     _key, secret = keys.create("demo", int(time.time() * 1000))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -104,12 +104,10 @@ def run_demo(settings: Settings, prompt: str, out: Path | None, timeout_s: float
                     for chunk in download.iter_bytes():
                         handle.write(chunk)
         info = probe(target)
-        task = tasks.get(task_id)
-        seed = task.seed if task else "?"
         _say(f"video: {target.resolve()}")
         _say(
             f"  {info.width}x{info.height}, {info.frames} frames at {info.fps:g} fps = {info.duration:.3f} s, "
-            f"{info.codec} {info.pix_fmt}, {target.stat().st_size} bytes, seed {seed}"
+            f"{info.codec} {info.pix_fmt}, {target.stat().st_size} bytes, seed {output['seed']}"
         )
         if settings.is_demo_model:
             _say("  (demo model: tiny random weights, so the picture is meaningless; README 'Models' has real Wan)")

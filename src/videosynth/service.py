@@ -7,39 +7,30 @@ import hashlib
 import json
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
 from videosynth.domain.draft import GenerationDraft
-from videosynth.domain.errors import (
-    InvalidApiKey,
-    InvalidParameter,
-    RateQuota,
-    Throttling,
-    UnsupportedOperation,
-    VideosynthError,
-)
+from videosynth.domain.errors import InvalidApiKey, InvalidParameter, RateQuota, Throttling, UnsupportedOperation
 from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
 from videosynth.domain.request import RequestDefaults
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.domain.validate import validate_draft
 from videosynth.settings import Settings
 from videosynth.storage.protocols import BlobStore
-from videosynth.store.coalesce import Coalescer
-from videosynth.store.keys import hash_secret
 from videosynth.store.protocols import (
+    NO_TASK,
     ApiKey,
     CreateOutcome,
     IdempotencyConflict,
+    KeyTaskReader,
     NewTask,
     TaskPage,
     TaskStore,
+    Writer,
 )
-from videosynth.store.reads import NO_TASK, KeyTaskReader
-from videosynth.store.writes import Writer
 
 Clock = Callable[[], float]
 
@@ -60,13 +51,15 @@ def request_hash(body: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _answer(outcome: CreateOutcome) -> Task | VideosynthError:
-    """The created (or retried) task, or the client error a refused create is (raised in its own caller)."""
+def _created(outcome: CreateOutcome) -> Task:
+    """The created (or retried) task; a refused create raises the client error it is."""
+    if isinstance(outcome, Task):
+        return outcome
     if isinstance(outcome, IdempotencyConflict):
-        return InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
+        raise InvalidParameter("Idempotency-Key was already used with a different request body; use a new key.")
     if isinstance(outcome, AdmissionRefused):
-        return _refusal(outcome)
-    return outcome
+        raise _refusal(outcome)
+    raise outcome  # any other refusal the store may report
 
 
 def _refusal(refused: AdmissionRefused) -> Throttling | RateQuota:
@@ -101,10 +94,6 @@ class TaskService:
     ) -> None:
         self._reader = reader
         self._writer = writer
-        # Creates that arrive together are written as one batch (one transaction, one commit), one batch at a
-        # time: more batches in flight measured no faster on either database (SQLite writes one at a time; one
-        # key's creates in two PostgreSQL batches wait on each other's locks).
-        self._creates: Coalescer[NewTask, Task] = Coalescer(self._create_batch, concurrency=1)
         self._tasks = tasks
         self._blobs = blobs
         self._settings = settings
@@ -126,51 +115,35 @@ class TaskService:
         return key
 
     async def _find(self, authorization: str | None, task_id: str) -> tuple[ApiKey, Task | None]:
-        found = await self._reader.find(hash_secret(bearer_secret(authorization)), task_id)
+        found = await self._reader.find(bearer_secret(authorization), task_id)
         if found.key is None:
             raise InvalidApiKey()
         return found.key, found.task
 
     async def submit(
         self,
-        authorization: str | None,
+        key: ApiKey,
         draft: GenerationDraft,
         request_id: str,
         idempotency_key: str | None = None,
         *,
         body: object,
     ) -> Task:
-        """A new PENDING task for ``draft``, as a dialect read it from ``body`` (or, for a retried Idempotency-Key,
-        the task it named: ``body`` as sent tells a retry from a reused key). The caller's key is found first (a
-        bad key is reported before anything else); creates that arrive together are written in one transaction
-        by the writer (store/writes.py)."""
-        key = await self.authenticate(authorization)
-        new_task = self._new_task(key.key_id, draft, body, request_id, idempotency_key)
-        return await self._creates.submit(new_task)
-
-    @asynccontextmanager
-    async def caller_first(self, authorization: str | None) -> AsyncIterator[None]:
-        """A fault raised inside is reported only once the caller's key is found good: a create whose key is
-        bad answers InvalidApiKey whatever else is wrong with it, as when the key was looked up first."""
-        try:
-            yield
-        except VideosynthError:
-            await self.authenticate(authorization)
-            raise
-
-    async def _create_batch(self, items: list[NewTask]) -> list[Task | VideosynthError]:
-        outcomes = await self._writer.create_many(items)
-        return [_answer(outcome) for outcome in outcomes]
+        """A new PENDING task of ``key`` for ``draft``, as a dialect read it from ``body`` (or, for a retried
+        Idempotency-Key, the task it named: ``body`` as sent tells a retry from a reused key). Creates that
+        arrive together share one transaction in the writer (store/writes.py)."""
+        outcome = await self._writer.create(self._new_task(key, draft, body, request_id, idempotency_key))
+        return _created(outcome)
 
     def _new_task(
-        self, key_id: str, draft: GenerationDraft, body: object, request_id: str, idempotency_key: str | None
+        self, key: ApiKey, draft: GenerationDraft, body: object, request_id: str, idempotency_key: str | None
     ) -> NewTask:
         request = validate_draft(draft, self._defaults, self._models)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(
             task_id=time_ordered_uuid(now_ms, secrets.randbits(RANDOM_BITS)),
-            key_id=key_id,
+            key_id=key.key_id,
             request=request,
             status=TaskStatus.PENDING,
             submit_ms=now_ms,

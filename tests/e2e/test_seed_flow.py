@@ -80,6 +80,7 @@ def test_documented_parameters_shape_the_video(server: Server, key: str, tmp_pat
     done = wait_final(server.base_url, key, task_id)
     assert done["output"]["task_status"] == "SUCCEEDED"
     assert done["usage"]["ratio"] == "4:3" and done["usage"]["duration"] == 2
+    assert done["output"]["seed"] == 7
     info = probe(_download(done["output"]["video_url"], tmp_path / "a.mp4"))
     assert (info.width, info.height, info.frames) == (1104, 832, 32)
 
@@ -124,7 +125,20 @@ def test_legacy_size_protocol_and_usage(server: Server, key: str, tmp_path: Path
     assert (info.width, info.height, info.frames) == (832, 1088, 32)
 
 
-def test_no_seed_records_a_random_one_and_apiyi_poll_shape(server: Server, key: str) -> None:
+def test_no_seed_records_a_random_one_that_reproduces_the_video(server: Server, key: str, tmp_path: Path) -> None:
+    def run(parameters: dict[str, object], name: str) -> tuple[int, np.ndarray]:
+        body = {"model": "wan2.7-t2v", "input": {"prompt": "a red kite"}, "parameters": parameters}
+        task_id = submit(server.base_url, key, body).json()["output"]["task_id"]
+        output = wait_final(server.base_url, key, task_id)["output"]
+        return output["seed"], _frames(_download(output["video_url"], tmp_path / name))
+
+    chosen, first = run({"duration": 2, "prompt_extend": False}, "random.mp4")
+    assert type(chosen) is int and 0 <= chosen <= 2_147_483_647
+    given, again = run({"duration": 2, "prompt_extend": False, "seed": chosen}, "again.mp4")
+    assert given == chosen and np.array_equal(first, again)
+
+
+def test_apiyi_poll_shape(server: Server, key: str) -> None:
     body = {"model": "wan2.7-t2v", "input": {"prompt": "a red kite"}, "parameters": {"duration": 2}}
     task_id = submit(server.base_url, key, body).json()["output"]["task_id"]
     wait_final(server.base_url, key, task_id)

@@ -61,7 +61,6 @@ def api(tmp_path: Path) -> Iterator[Running]:
     compose.prepare_database(settings, auto_migrate=True)
     engine = make_engine(settings.resolved_database_url())
     app = build_app(settings)
-    metrics.register(app, engine)  # a no-op once create_app registers metrics itself
     _key, secret = SqlKeyStore(engine).create("metrics", int(time.time() * 1000))
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False))
@@ -153,7 +152,7 @@ def test_queue_depth_tasks_by_status_and_live_workers(api: Running) -> None:
 
 def test_an_unreadable_store_still_answers_the_scrape(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'never-migrated.db'}")
-    registry, _metrics = metrics.new_registry(engine)
+    registry, _metrics = metrics.new_registry(lambda now_ms: stats.snapshot(engine, now_ms))
     samples = scrape(generate_latest(registry).decode())
     assert value(samples, "videosynth_store_up") == 0
     assert not [key for key in samples if key[0].startswith("videosynth_queue_depth")]

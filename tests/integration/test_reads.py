@@ -8,9 +8,10 @@ from sqlalchemy import Engine
 from tests.support.tasks import T0, make_task
 
 from videosynth.domain.task import TaskStatus
-from videosynth.store.keys import SqlKeyStore, hash_secret
+from videosynth.store.keys import SqlKeyStore
+from videosynth.store.protocols import KeyAndTask
 from videosynth.store.queue import SqlTaskStore
-from videosynth.store.reads import KeyAndTask, PostgresKeyTaskReader, key_task_reader
+from videosynth.store.reads import PostgresKeyTaskReader, key_task_reader
 
 
 def find(engine: Engine, pairs: list[tuple[str, str]]) -> list[KeyAndTask]:
@@ -19,7 +20,7 @@ def find(engine: Engine, pairs: list[tuple[str, str]]) -> list[KeyAndTask]:
     async def run() -> list[KeyAndTask]:
         reader = key_task_reader(engine)
         try:
-            return list(await asyncio.gather(*(reader.find(hash_secret(s), t) for s, t in pairs)))
+            return list(await asyncio.gather(*(reader.find(s, t) for s, t in pairs)))
         finally:
             await reader.aclose()
 
@@ -87,7 +88,7 @@ def test_postgres_batches_concurrent_polls_into_few_queries(postgresql_db: Engin
     async def run() -> list[KeyAndTask]:
         reader = Counting(engine, connections=2)
         try:
-            return list(await asyncio.gather(*(reader.find(hash_secret(secret), task.task_id) for _ in range(100))))
+            return list(await asyncio.gather(*(reader.find(secret, task.task_id) for _ in range(100))))
         finally:
             await reader.aclose()
 
@@ -104,7 +105,7 @@ def test_postgres_reader_survives_a_dropped_connection(postgresql_db: Engine) ->
     async def run() -> tuple[KeyAndTask, KeyAndTask]:
         reader = key_task_reader(engine)
         try:
-            first = await reader.find(hash_secret(secret), task.task_id)
+            first = await reader.find(secret, task.task_id)
             with engine.begin() as conn:  # what a server restart or an idle reaper does to the pooled connection
                 killed = conn.exec_driver_sql(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -112,7 +113,7 @@ def test_postgres_reader_survives_a_dropped_connection(postgresql_db: Engine) ->
                     "AND query LIKE '%%unnest%%'"
                 ).all()
             assert len(killed) == 1
-            second = await reader.find(hash_secret(secret), task.task_id)
+            second = await reader.find(secret, task.task_id)
             return first, second
         finally:
             await reader.aclose()

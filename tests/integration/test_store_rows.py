@@ -18,7 +18,7 @@ from tests.support.tasks import T0
 
 from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, TaskStatus
-from videosynth.store.keys import SqlKeyStore, hash_secret
+from videosynth.store.keys import SqlKeyStore
 from videosynth.store.queue import SqlTaskStore
 from videosynth.store.reads import key_task_reader
 from videosynth.store.rows import TASK_COLUMNS, row_to_task, task_row
@@ -107,7 +107,7 @@ def test_the_poll_reader_reads_the_same_task(engine: Engine, task_store: SqlTask
     async def poll() -> Task | None:
         reader = key_task_reader(engine)
         try:
-            return (await reader.find(hash_secret(secret), task.task_id)).task
+            return (await reader.find(secret, task.task_id)).task
         finally:
             await reader.aclose()
 

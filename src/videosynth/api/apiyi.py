@@ -4,19 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from videosynth.api.deps import POLL_PARAMETERS, add_hot_route, poll_inputs, result_url
+from videosynth.api.dashscope_routes import DashScopeFastRoute
+from videosynth.api.deps import POLL_INPUTS, poll_inputs, result_url
+from videosynth.api.fast_route import add_fast_route
 from videosynth.domain.task import Task, TaskStatus, relay_status
-
-router = APIRouter()
-
 
 POLL_PATH = "/v1/tasks/{task_id}"
 
 
-@router.get(POLL_PATH, openapi_extra=POLL_PARAMETERS)
 async def poll_task(request: Request) -> JSONResponse:
     service, authorization, task_id = poll_inputs(request)
     task = await service.poll(authorization, task_id)
@@ -50,5 +48,5 @@ def _render(task: Task | None, task_id: str, video_url: str | None) -> dict[str,
 
 
 def register(app: FastAPI) -> None:
-    app.include_router(router)
-    add_hot_route(app, POLL_PATH, poll_task)
+    # A hot path (fast_route.py); its errors in the shape of the API it relays.
+    add_fast_route(app, DashScopeFastRoute, POLL_PATH, poll_task, "GET", POLL_INPUTS)

@@ -1,11 +1,12 @@
-"""create_app: the FastAPI application over an already-built service (no globals, no import-time state)."""
+"""create_app: the FastAPI application; what it serves with is opened in its lifespan (no globals, no import-time
+state, nothing opened by building it)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import AsyncIterator, Callable, Sequence
+import functools
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Protocol
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
@@ -14,111 +15,99 @@ from fastapi.telemetry import TelemetryConfig
 from videosynth import __version__, compose
 from videosynth.api import apiyi, dashscope, files, metrics, ops
 from videosynth.api.context import RequestContextMiddleware
+from videosynth.api.dashscope_routes import render_dashscope_error
 from videosynth.api.errors import install_error_handlers
-from videosynth.api.hot import HotRoutes, HotRoutesMiddleware
+from videosynth.api.fast_route import build_routes
+from videosynth.api.files import SignedFiles
+from videosynth.api.metrics import QueueFigures, ReadQueueFigures
 from videosynth.api.ops import ReadinessCheck
+from videosynth.domain.catalog import ModelSpec
 from videosynth.registry import registry_for_settings, served_models
 from videosynth.service import TaskService
 from videosynth.settings import Settings
-from videosynth.storage.local import LocalBlobStore
-from videosynth.storage.protocols import BlobStore
-from videosynth.store import migrate
 
 NO_OPENTELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
 
 
-class Background(Protocol):
-    """A job that runs beside the app while it serves (the SQLite WAL checkpointer)."""
+@dataclass(frozen=True)
+class ApiParts:
+    """What the app serves with: opened when it starts serving, closed when it stops."""
 
-    def start(self) -> object: ...
+    service: TaskService
+    readiness: ReadinessCheck
+    queue_figures: ReadQueueFigures  # the task table's figures, for /metrics
+    signed_files: SignedFiles | None  # the local result folder /files serves (None: results are elsewhere)
 
-    def stop(self) -> None: ...
+
+OpenParts = Callable[[], AbstractAsyncContextManager[ApiParts]]
 
 
-def _running(background: Sequence[Background]) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+def _lifespan(open_parts: OpenParts) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        for job in background:
-            job.start()
-        try:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with open_parts() as parts:
+            app.state.parts = parts
+            app.state.service = parts.service  # the one the routes read, on every request
+            app.state.readiness = parts.readiness
+            app.state.signed_files = parts.signed_files
             yield
-        finally:
-            for job in background:
-                job.stop()
 
     return lifespan
 
 
-def create_app(
-    settings: Settings,
-    service: TaskService,
-    readiness: ReadinessCheck,
-    local_blobs: LocalBlobStore | None = None,
-    background: Sequence[Background] = (),
-) -> FastAPI:
+def _queue_figures(app: FastAPI) -> ReadQueueFigures:
+    """The serving parts' figures, read at scrape time (before start-up there are none: the scrape says so)."""
+
+    def read(now_ms: int) -> QueueFigures:
+        parts: ApiParts = app.state.parts
+        return parts.queue_figures(now_ms)
+
+    return read
+
+
+def create_app(settings: Settings, open_parts: OpenParts, serve_files: bool) -> FastAPI:
+    """The app; ``open_parts`` opens what it serves with, for as long as it serves (FastAPI's lifespan), and
+    /files is served when ``serve_files`` (results in the local folder)."""
     app = FastAPI(
         title="videosynth",
         version=__version__,
         docs_url="/docs",
         redoc_url=None,
-        lifespan=_running(background),
+        lifespan=_lifespan(open_parts),
         # The service's metrics are Prometheus (/metrics). FastAPI's OpenTelemetry hooks looked up the global
-        # providers on every request, ~30 us of a ~450 us create, to find none configured.
+        # providers on every request, to find none configured.
         telemetry=NO_OPENTELEMETRY,
     )
-    app.state.service = service
-    app.state.readiness = readiness
     app.state.time_zone = ZoneInfo(settings.time_zone)
-    app.state.local_blobs = local_blobs
-    install_error_handlers(app)
-    app.state.hot_routes = HotRoutes()
-    app.add_middleware(HotRoutesMiddleware, routes=app.state.hot_routes)  # inside the request context
+    install_error_handlers(app, default_renderer=render_dashscope_error)
     app.add_middleware(RequestContextMiddleware)
-    dashscope.register(app)
+    # Routes are matched in the order they are registered: the hot paths (FastRoutes) go first.
     apiyi.register(app)
+    dashscope.register(app)
     ops.register(app)
-    if local_blobs is not None:
+    if serve_files:
         files.register(app)
+    metrics.register(app, _queue_figures(app))
+    build_routes(app)
     return app
 
 
 def build_app(settings: Settings) -> FastAPI:
-    opened = compose.open_all(settings)
-    tasks = opened.tasks
-    blobs = compose.blob_store(settings)
-    local = blobs if isinstance(blobs, LocalBlobStore) else None
-    # The API refuses at create what the entry serving a model cannot make, so it reads the workers' registry.
+    """The app over the stores and storage ``settings`` name, opened when it starts serving. The models' rules
+    are read now (a bad registry fails here, not at the first request): the API refuses at create what the entry
+    serving a model cannot make, so it reads the workers' registry."""
     models = served_models(registry_for_settings(settings))
-    service = TaskService(tasks, blobs, settings, opened.reader, opened.writer, models)
-
-    def readiness() -> dict[str, Any]:
-        checks: dict[str, Any] = {}
-        try:
-            migrate.check_current(opened.engine)  # the app's pool: no engine built and dropped per probe
-            checks["database"] = {"ok": True, "pending_tasks": tasks.count_pending()}
-        except Exception as exc:  # report, never raise: readiness is for load balancers
-            checks["database"] = {"ok": False, "error": type(exc).__name__}
-        checks["storage"] = {"ok": _storage_ok(blobs, settings)}
-        checks["prompt_extension"] = describe_extension(settings)
-        return {"ready": all(c["ok"] for c in checks.values() if isinstance(c, dict)), **checks}
-
-    app = create_app(settings, service, readiness, local, opened.background())
-    metrics.register(app, opened.engine)
-    return app
+    return create_app(settings, functools.partial(open_parts, settings, models), compose.results_are_local(settings))
 
 
-def _storage_ok(blobs: BlobStore, settings: Settings) -> bool:
-    if isinstance(blobs, LocalBlobStore):
-        results = settings.resolved_results_dir()
-        return results.is_dir() and os.access(results, os.W_OK)
-    try:
-        blobs.exists("readyz-probe")  # a HEAD on the bucket: proves endpoint, credentials and bucket
-    except Exception:
-        return False
-    return True
-
-
-def describe_extension(settings: Settings) -> str:
-    from videosynth.prompting.factory import describe
-
-    return describe(settings)
+@asynccontextmanager
+async def open_parts(settings: Settings, models: Mapping[str, ModelSpec]) -> AsyncIterator[ApiParts]:
+    """The stores and storage ``settings`` name, and the service over them, until the app stops serving."""
+    async with compose.api_stores(settings) as stores:
+        blobs = compose.blob_store(settings)
+        yield ApiParts(
+            service=TaskService(stores.tasks, blobs, settings, stores.reader, stores.writer, models),
+            readiness=compose.readiness_check(settings, stores, blobs),
+            queue_figures=stores.queue_figures,
+            signed_files=compose.signed_files(blobs),
+        )

@@ -1,13 +1,12 @@
-"""Shared pieces of the API routes: the service from app state, the caller's API key, hot routes."""
+"""Shared pieces of the API routes: the service from app state, the caller's API key, the hot paths' inputs."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import Depends, FastAPI, Header, Request, Response
+from fastapi import Depends, Header, Request
 
-from videosynth.api.hot import HotRoutes
+from videosynth.api.fast_route import openapi_inputs
 from videosynth.domain.task import Task
 from videosynth.service import TaskService
 from videosynth.store.protocols import ApiKey
@@ -31,31 +30,11 @@ KeyDep = Annotated[ApiKey, Depends(current_key)]
 AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
 
 
-# The hot routes (poll, create) read their inputs off the Request themselves: FastAPI's parameter solving cost
-# ~20 % of a poll. These describe the same inputs in the OpenAPI document.
-def _header(name: str, required: bool = False) -> dict[str, Any]:
-    return {"name": name, "in": "header", "required": required, "schema": {"type": "string"}}
-
-
-POLL_PARAMETERS = {
-    "parameters": [
-        {"name": "task_id", "in": "path", "required": True, "schema": {"type": "string"}},
-        _header("Authorization", required=True),
-    ]
-}
-CREATE_PARAMETERS = {
-    "parameters": [_header("Authorization", True), _header("X-DashScope-Async", True), _header("Idempotency-Key")],
-    "requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}},
-}
-
-
-def add_hot_route(
-    app: FastAPI, path: str, endpoint: Callable[[Request], Awaitable[Response]], method: str = "GET"
-) -> None:
-    """Serve ``method`` on ``path`` as a hot route (api/hot.py), ahead of FastAPI's routing. Register the FastAPI
-    route of the same path and endpoint too: it stays as the OpenAPI description (and serves nothing)."""
-    hot: HotRoutes = app.state.hot_routes
-    hot.add(method, path, endpoint)
+# What the hot paths (FastRoutes) read off their requests, as their OpenAPI description.
+POLL_INPUTS = openapi_inputs(path=["task_id"], headers=["Authorization"])
+CREATE_INPUTS = openapi_inputs(
+    headers=["Authorization", "X-DashScope-Async"], optional_headers=["Idempotency-Key"], json_body=True
+)
 
 
 def service_of(request: Request) -> TaskService:

@@ -1,12 +1,23 @@
-"""The only place that knows HTTP status codes. Every error leaves as {"request_id","code","message"}."""
+"""The only place that knows HTTP status codes, and the app's exception handlers.
+
+Each wire dialect renders its own error bodies: its routes are DialectRoutes, whose ``render_error`` turns an
+ApiError into that dialect's JSON (DashScope's ``{"request_id","code","message"}``, OpenAI's ``{"error":{...}}``).
+A handler renders with the route the request matched (for a 405 too: the route that has the path), and with the
+app's default renderer when none matched or the route names no dialect.
+"""
 
 from __future__ import annotations
 
+import abc
 import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from videosynth.api.context import request_id_of
@@ -42,23 +53,54 @@ def status_for(code: str) -> int:
     return _STATUS_BY_CODE.get(code, 500)
 
 
-def error_response(request_id: str, code: str, message: str, status: int | None = None) -> JSONResponse:
-    body = {"request_id": request_id, "code": code, "message": message}
-    return JSONResponse(body, status_code=status or status_for(code))
+@dataclass(frozen=True)
+class ApiError:
+    """One failed request, whatever the dialect: its id, the (DashScope) error code, and the HTTP status."""
+
+    request_id: str
+    code: str
+    message: str
+    status: int
+
+
+# An error's JSON body in one dialect.
+ErrorRenderer = Callable[[ApiError], dict[str, Any]]
+
+
+class DialectRoute(APIRoute, abc.ABC):
+    """A route of one wire dialect: how that dialect's error bodies look."""
+
+    @abc.abstractmethod
+    def render_error(self, error: ApiError) -> dict[str, Any]: ...
+
+
+def _renderer(request: Request) -> ErrorRenderer:
+    route = request.scope.get("route")
+    if isinstance(route, DialectRoute):
+        return route.render_error
+    default: ErrorRenderer = request.app.state.default_error_renderer
+    return default
+
+
+def error_response(
+    request: Request, code: str, message: str, status: int | None = None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    error = ApiError(request_id_of(request), code, message, status or status_for(code))
+    return JSONResponse(_renderer(request)(error), status_code=error.status, headers=headers)
 
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VideosynthError)
-    return error_response(request_id_of(request), exc.code, exc.message)
+    return error_response(request, exc.code, exc.message)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 405:
-        return error_response(request_id_of(request), "MethodNotAllowed", "Method not allowed.", 405)
+    if exc.status_code == 405:  # keeps its Allow header
+        return error_response(request, "MethodNotAllowed", "Method not allowed.", 405, exc.headers)
     if exc.status_code == 404:
-        return error_response(request_id_of(request), "NotFound", "The requested resource does not exist.", 404)
-    return error_response(request_id_of(request), "InvalidParameter", "Bad request.", exc.status_code)
+        return error_response(request, "NotFound", "The requested resource does not exist.", 404)
+    return error_response(request, "InvalidParameter", "Bad request.", exc.status_code, exc.headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -66,16 +108,18 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body"))
     message = f"Invalid parameter '{where}': {first.get('msg', 'invalid value')}."
-    return error_response(request_id_of(request), "InvalidParameter", message)
+    return error_response(request, "InvalidParameter", message)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     request_id = request_id_of(request)
     log.exception("unhandled error", extra={"request_id": request_id})
-    return error_response(request_id, "InternalError", f"An internal error occurred (request_id {request_id}).")
+    return error_response(request, "InternalError", f"An internal error occurred (request_id {request_id}).")
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI, default_renderer: ErrorRenderer) -> None:
+    """Every error the app answers, rendered by the matched route's dialect, else by ``default_renderer``."""
+    app.state.default_error_renderer = default_renderer
     app.add_exception_handler(VideosynthError, _on_domain_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

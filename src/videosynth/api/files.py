@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Protocol
 
 from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.responses import FileResponse
 
+from videosynth.api.dashscope_routes import DashScopeRoute
 from videosynth.domain.errors import AccessDenied
-from videosynth.storage.local import LocalBlobStore
 
-router = APIRouter()
+router = APIRouter(route_class=DashScopeRoute)
 
 
-def _store(request: Request) -> LocalBlobStore:
-    store: LocalBlobStore = request.app.state.local_blobs
+class SignedFiles(Protocol):
+    """The local result folder and the signatures of its links (storage/local.py)."""
+
+    def path(self, key: str) -> Path:
+        """The file of ``key``; ValueError for a key that names no file of the folder."""
+        ...
+
+    def verify(self, key: str, expires: int, given: str) -> bool: ...
+
+
+def _store(request: Request) -> SignedFiles:
+    store: SignedFiles = request.app.state.signed_files
     return store
 
 

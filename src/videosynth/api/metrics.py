@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -36,11 +36,9 @@ from prometheus_client import (
 )
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine
 from starlette.types import Scope
 
 from videosynth.domain.task import TaskStatus
-from videosynth.store import stats
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +99,8 @@ class ApiMetrics:
 
 
 def route_template(scope: Scope) -> str:
-    """The template of the route that handled ``scope``, with the prefix it was included under.
+    """The template of the route that handled ``scope``, with the prefix it was included under (and without the
+    root_path the app is served under).
 
     Starlette leaves the matched route in ``scope["route"]``. FastAPI may hand over the route of an included
     router, whose path lacks the include prefix (``/tasks/{task_id}`` under ``/api/v1``); the prefix is then
@@ -111,8 +110,8 @@ def route_template(scope: Scope) -> str:
     if not isinstance(template, str) or not template:
         return UNMATCHED_ROUTE
     regex = getattr(route, "path_regex", None)
-    path = scope.get("path", "")
-    if regex is None or not isinstance(path, str) or regex.match(path):
+    path = _route_path(scope)
+    if regex is None or regex.match(path):
         return template
     start = path.find("/", 1)
     while start != -1:
@@ -122,14 +121,54 @@ def route_template(scope: Scope) -> str:
     return template
 
 
+def _route_path(scope: Scope) -> str:
+    """The path the router matched: the request's, less the root_path the app is served under."""
+    path, root_path = scope.get("path", ""), scope.get("root_path", "")
+    if not isinstance(path, str):
+        return ""
+    return path[len(root_path) :] if root_path and path.startswith(root_path) else path
+
+
+class WorkerFigures(Protocol):
+    """A worker seen through the leases it holds (store/stats.py)."""
+
+    @property
+    def worker_id(self) -> str: ...
+
+    @property
+    def last_heartbeat_ms(self) -> int: ...
+
+
+class QueueFigures(Protocol):
+    """The task table's figures at one moment (store/stats.py)."""
+
+    @property
+    def models(self) -> Sequence[str]: ...
+
+    def count(self, status: str, model: str) -> int: ...
+
+    @property
+    def oldest_pending_ms(self) -> Mapping[str, int]: ...
+
+    @property
+    def workers(self) -> Sequence[WorkerFigures]: ...
+
+    @property
+    def expired_leases(self) -> int: ...
+
+
+# The store's figures at a time in epoch ms: a read of the task table, in the scrape's own thread.
+ReadQueueFigures = Callable[[int], QueueFigures]
+
+
 class StoreCollector(Collector):
     """Queue, task and worker figures read from the task table at scrape time.
 
     A failing database does not fail the scrape: ``videosynth_store_up`` reads 0 and the store figures are
     left out, so the request metrics still arrive."""
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
+    def __init__(self, read_figures: ReadQueueFigures) -> None:
+        self._read_figures = read_figures
 
     def describe(self) -> Iterable[Metric]:
         return []  # families depend on the data; nothing to check at registration
@@ -140,7 +179,7 @@ class StoreCollector(Collector):
         up = GaugeMetricFamily("videosynth_store_up", "1 when the last scrape could read the task store.")
         took = GaugeMetricFamily("videosynth_store_scrape_seconds", "Time the store queries of this scrape took.")
         try:
-            snap = stats.snapshot(self._engine, now_ms)
+            snap = self._read_figures(now_ms)
         except Exception as exc:  # report, never raise: the rest of the scrape must still arrive
             log.warning("metrics: task store unreadable", extra={"error": type(exc).__name__})
             up.add_metric([], 0)
@@ -151,7 +190,7 @@ class StoreCollector(Collector):
         return [up, took, *_store_families(snap, now_ms)]
 
 
-def _store_families(snap: stats.QueueStats, now_ms: int) -> list[Metric]:
+def _store_families(snap: QueueFigures, now_ms: int) -> list[Metric]:
     depth = GaugeMetricFamily("videosynth_queue_depth", "PENDING tasks, by model.", labels=["model"])
     oldest = GaugeMetricFamily(
         "videosynth_queue_oldest_age_seconds",
@@ -188,22 +227,22 @@ def _store_families(snap: stats.QueueStats, now_ms: int) -> list[Metric]:
     return [depth, oldest, by_status, active, age, expired]
 
 
-def new_registry(engine: Engine | None) -> tuple[CollectorRegistry, ApiMetrics]:
+def new_registry(read_figures: ReadQueueFigures | None) -> tuple[CollectorRegistry, ApiMetrics]:
     registry = CollectorRegistry(auto_describe=True)
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
-    if engine is not None:
-        registry.register(StoreCollector(engine))
+    if read_figures is not None:
+        registry.register(StoreCollector(read_figures))
     return registry, ApiMetrics(registry)
 
 
-def register(app: FastAPI, engine: Engine | None = None) -> ApiMetrics:
+def register(app: FastAPI, read_figures: ReadQueueFigures | None = None) -> ApiMetrics:
     """Give ``app`` its own registry, the request metrics and ``GET /metrics``. Call it once, while building
     the app (before it serves): a second call returns the first call's metrics and changes nothing."""
     existing = getattr(app.state, "metrics", None)
     if isinstance(existing, ApiMetrics):
         return existing
-    registry, metrics = new_registry(engine)
+    registry, metrics = new_registry(read_figures)
     app.state.metrics = metrics  # the request context middleware reports every request to it
 
     # Sync on purpose: the store queries run in the threadpool, never on the event loop.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.task import Task, TaskStatus
@@ -155,4 +155,46 @@ class KeyStore(Protocol):
 
     def authenticate(self, secret: str) -> ApiKey | None:
         """The active key with this secret, or None."""
+        ...
+
+
+# --- The API process's store paths: the poll's read path (store/reads.py) and its writer (store/writes.py) -----
+
+NO_TASK = ""  # a task_id no task has (ids are UUIDs): find(secret, NO_TASK) looks the key up alone
+
+
+@dataclass(frozen=True)
+class KeyAndTask:
+    """What one poll needs: the active key (None: unknown or revoked) and its task (None: none it may see)."""
+
+    key: ApiKey | None
+    task: Task | None
+
+
+class KeyTaskReader(Protocol):
+    """The caller's key and one of its tasks in one lookup, on the event loop: every poll, every create's caller."""
+
+    async def find(self, secret: str, task_id: str) -> KeyAndTask:
+        """The active key with this secret, and its task ``task_id`` (another key's task is none of its own)."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+T = TypeVar("T")
+
+
+class Writer(Protocol):
+    """Where an API process's store writes run, off the event loop."""
+
+    async def create(self, item: NewTask) -> CreateOutcome:
+        """One create, as TaskStore.create_many makes it; creates that arrive together share one transaction."""
+        ...
+
+    async def run(self, work: Callable[[], T]) -> T:
+        """Any other store write (a cancel)."""
+        ...
+
+    def close(self) -> None:
+        """Finish the writes in flight, then stop."""
         ...

@@ -1,8 +1,9 @@
 """The status poll's read path: the caller's key and the task in one query, on the event loop, with no thread hop.
+A create finds its caller the same way (with no task).
 
 Polls are the API's hot path (every client asks every few seconds for minutes). Through the threadpool and the
-SQLAlchemy pool a poll cost two connection checkouts, two BEGIN/ROLLBACK pairs and a thread switch, which on a
-small machine was ~15x the cost of the HTTP work around it. Here the statement is compiled once by SQLAlchemy
+SQLAlchemy pool a poll cost two connection checkouts, two BEGIN/ROLLBACK pairs and a thread switch, many times
+the cost of the HTTP work around it. Here the statement is compiled once by SQLAlchemy
 (so it stays one definition of the schema) and run on a raw DBAPI connection:
 
 - SQLite: one connection per process in autocommit mode, queried directly on the event loop. A point lookup by
@@ -18,40 +19,23 @@ both read as "no such task" and nothing tells a caller that another key's task e
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import psycopg
 from sqlalchemy import Engine, Label, Select, String, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from videosynth.domain.task import Task
 from videosynth.store.coalesce import Coalescer
-from videosynth.store.protocols import ApiKey
+from videosynth.store.keys import hash_secret
+from videosynth.store.protocols import ApiKey, KeyAndTask, KeyTaskReader
 from videosynth.store.rows import JSON_COLUMNS, row_to_task
 from videosynth.store.schema import api_keys, tasks
 
 _KEY_COLUMNS = ("key_id", "name", "prefix", "created_ms", "revoked_ms")
-NO_TASK = ""  # a task_id no task has (ids are UUIDs): find(hash, NO_TASK) looks the key up alone
 POSTGRES_CONNECTIONS = 4  # batches in flight per API process; more would only queue on the database's cores
-
-
-@dataclass(frozen=True)
-class KeyAndTask:
-    """What one poll needs: the active key (None: unknown or revoked) and its task (None: none it may see)."""
-
-    key: ApiKey | None
-    task: Task | None
-
-
-class KeyTaskReader(Protocol):
-    async def find(self, secret_hash: str, task_id: str) -> KeyAndTask: ...
-
-    async def aclose(self) -> None: ...
 
 
 def _key_columns() -> list[Label[Any]]:
@@ -92,7 +76,7 @@ def _row(names: Sequence[str], values: Sequence[Any] | None) -> Mapping[str, Any
 
 
 class SqliteKeyTaskReader:
-    """One autocommit connection, used only from the event loop's thread."""
+    """One autocommit connection, used only from the event loop's thread (opened on the first lookup)."""
 
     def __init__(self, engine: Engine) -> None:
         compiled = key_and_task_statement().compile(dialect=engine.dialect)
@@ -105,16 +89,16 @@ class SqliteKeyTaskReader:
         self._names: list[str] | None = None
 
     def _connect(self) -> sqlite3.Connection:
-        # check_same_thread off: the app may be built on another thread than the loop that serves it.
+        # check_same_thread off: the app's lifespan may close it from another thread than the loop's.
         connection = sqlite3.connect(self._database, uri=self._uri, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA busy_timeout=1000")  # only WAL recovery can make a reader wait
         connection.execute("PRAGMA query_only=ON")
         return connection
 
-    async def find(self, secret_hash: str, task_id: str) -> KeyAndTask:
+    async def find(self, secret: str, task_id: str) -> KeyAndTask:
         if self._connection is None:
             self._connection = self._connect()
-        params = {"secret_hash": secret_hash, "task_id": task_id}
+        params = {"secret_hash": hash_secret(secret), "task_id": task_id}
         cursor = self._connection.execute(self._sql, [params[name] for name in self._order])
         try:
             if self._names is None:  # the statement never changes, nor do its columns
@@ -145,7 +129,8 @@ def batched_key_and_task_statement() -> Select[Any]:
 
 
 class PostgresKeyTaskReader:
-    """Polls that arrive together share one query (coalesce.py), over a few async psycopg connections.
+    """Polls that arrive together share one query (coalesce.py), over a few async psycopg connections, all of
+    one event loop's (the app's: it is built and closed in the app's lifespan).
 
     A network round trip to PostgreSQL costs the API process ~100 us of CPU in psycopg and the kernel, several
     times the rest of a poll; under load one batched query carries tens of polls.
@@ -158,23 +143,13 @@ class PostgresKeyTaskReader:
         self._connect_kwargs = {name: value for name, value in kwargs.items() if name != "context"}
         self._batches: Coalescer[tuple[str, str], KeyAndTask] = Coalescer(self._query, connections, max_batch)
         self._idle: list[psycopg.AsyncConnection[Any]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
 
-    async def find(self, secret_hash: str, task_id: str) -> KeyAndTask:
-        return await self._batches.submit((secret_hash, task_id))
-
-    def _idle_connections(self) -> list[psycopg.AsyncConnection[Any]]:
-        """Connections belong to one event loop; a reader used from a new loop (tests) starts afresh."""
-        loop = asyncio.get_running_loop()
-        if self._loop is not loop:
-            for connection in self._idle:
-                connection.pgconn.finish()  # synchronous: the loop they belonged to may be gone
-            self._idle, self._loop = [], loop
-        return self._idle
+    async def find(self, secret: str, task_id: str) -> KeyAndTask:
+        return await self._batches.submit((hash_secret(secret), task_id))
 
     async def _query(self, pairs: list[tuple[str, str]]) -> list[KeyAndTask]:
         params = {"secret_hashes": [pair[0] for pair in pairs], "task_ids": [pair[1] for pair in pairs]}
-        idle = self._idle_connections()
+        idle = self._idle
         for attempt in range(2):
             connection = idle.pop() if idle else await self._open()
             try:
