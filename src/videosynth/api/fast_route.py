@@ -19,6 +19,7 @@ import fastapi.routing
 from fastapi import FastAPI, Request, Response
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
@@ -28,6 +29,13 @@ class FastRouteError(TypeError):
 
 
 class FastRoute(APIRoute):
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        # FastAPI's ASGI wrapper around the handler keeps two exit stacks per request for dependencies with
+        # yield and handles exceptions a second time; a bare endpoint has no dependencies, and what it raises
+        # reaches the app's exception handlers from the middleware all the same.
+        self.app = _bare_asgi(self.get_route_handler())
+
     def get_route_handler(self) -> Endpoint:
         # FastAPI builds the handler when the route is registered, and once more per include_router of its
         # router (with the inclusion's dependencies) when the app first needs it: build_routes makes that a
@@ -42,6 +50,14 @@ class FastRoute(APIRoute):
             )
         endpoint: Endpoint = self.endpoint
         return endpoint
+
+
+def _bare_asgi(endpoint: Endpoint) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 def _effective_dependant(route: APIRoute) -> Dependant:
