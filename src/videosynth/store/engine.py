@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -35,12 +34,12 @@ _SQLITE_PRAGMAS = (
 )
 
 
-def make_engine(url: str, *, sqlite_lock_wait_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
+def make_engine(url: str) -> Engine:
     """An engine for ``url``: SQLite gets its pragmas and BEGIN handling (a writer waits up to
-    ``sqlite_lock_wait_ms`` for the write lock), anything else a pinged pool."""
+    SQLITE_BUSY_TIMEOUT_MS for the write lock), anything else a pinged pool."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed, sqlite_lock_wait_ms)
+        return _sqlite_engine(parsed)
     engine = create_engine(parsed, **POOL)
     event.listen(engine, "checkin", _note_idle)
     event.listen(engine, "checkout", _ping_if_idle)
@@ -70,24 +69,24 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         raise DisconnectionError(f"stale connection: {type(exc).__name__}") from exc
 
 
-def _sqlite_engine(url: URL, lock_wait_ms: int) -> Engine:
+def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(url, **POOL) if database not in (None, "", ":memory:") else create_engine(url)
-    event.listen(engine, "connect", functools.partial(_on_sqlite_connect, lock_wait_ms))
+    event.listen(engine, "connect", _on_sqlite_connect)
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
 
-def _on_sqlite_connect(lock_wait_ms: int, dbapi_connection: Any, _record: Any) -> None:
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     # Turn off the sqlite3 module's own BEGIN handling (it skips SELECT and DDL); _on_sqlite_begin emits BEGIN
     # for every transaction instead, so reads are consistent and migrations are transactional.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so switching to WAL (which needs a lock) waits too.
-        for pragma in (f"busy_timeout={lock_wait_ms}", *_SQLITE_PRAGMAS):
+        for pragma in (f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}", *_SQLITE_PRAGMAS):
             cursor.execute(f"PRAGMA {pragma}")
     finally:
         cursor.close()
