@@ -89,14 +89,16 @@ def test_sweep_deletes_expired_tasks_and_their_blobs_only(
 
 def test_sweep_deletes_every_variant_of_a_task(task_store: SqlTaskStore, blobs: LocalBlobStore, tmp_path: Path) -> None:
     task = succeeded_with_blob(task_store, blobs, T0, tmp_path)
-    thumbnail = blob_key(task.task_id, Variant.THUMBNAIL)
-    image = tmp_path / "thumbnail.jpg"
+    images = [blob_key(task.task_id, variant) for variant in (Variant.THUMBNAIL, Variant.SPRITESHEET)]
+    assert images == [f"{task.task_id}.thumbnail.jpg", f"{task.task_id}.spritesheet.jpg"]
+    image = tmp_path / "image.jpg"
     image.write_bytes(b"\xff\xd8\xff\xe0")
-    blobs.put_file(thumbnail, image, "image/jpeg")
+    for key in images:
+        blobs.put_file(key, image, "image/jpeg")
 
     assert sweep(task_store, blobs, NOW, RETENTION_S) == 1
 
-    assert not blobs.exists(thumbnail)
+    assert not any(blobs.exists(key) for key in images)
     assert not blobs.exists(str(task.result_key))
 
 

@@ -1,4 +1,4 @@
-"""Where a task's blobs live: one key per variant (the video, its thumbnail), derived from the task id alone.
+"""Where a task's blobs live: one key per variant (the video, its thumbnail and spritesheet), from the task id alone.
 
 Keys stay one flat name (``{task_id}.mp4``): the local store's signed links are ``/files/{key}``, one path
 segment. A task records the key its video was stored under (``result_key``), and links are made from that record,
@@ -12,15 +12,22 @@ from enum import StrEnum
 
 class Variant(StrEnum):
     VIDEO = "video"
-    THUMBNAIL = "thumbnail"
+    THUMBNAIL = "thumbnail"  # a JPEG of the video's middle frame (media/thumbnails.py)
+    SPRITESHEET = "spritesheet"  # a JPEG grid of up to 10 evenly spaced frames, 5 a row
 
 
-_SUFFIXES = {Variant.VIDEO: ".mp4", Variant.THUMBNAIL: ".thumbnail.jpg"}
-CONTENT_TYPES = {Variant.VIDEO: "video/mp4", Variant.THUMBNAIL: "image/jpeg"}
+_SUFFIXES = {Variant.VIDEO: ".mp4", Variant.THUMBNAIL: ".thumbnail.jpg", Variant.SPRITESHEET: ".spritesheet.jpg"}
+# What each variant is stored (and served) as: the only place that says so.
+CONTENT_TYPES = {Variant.VIDEO: "video/mp4", Variant.THUMBNAIL: "image/jpeg", Variant.SPRITESHEET: "image/jpeg"}
 
 
 def blob_key(task_id: str, variant: Variant = Variant.VIDEO) -> str:
     return f"{task_id}{_SUFFIXES[variant]}"
+
+
+def content_type(variant: Variant) -> str:
+    """The Content-Type a variant's blob is stored with, and that a download of it should carry."""
+    return CONTENT_TYPES[variant]
 
 
 def stored_keys(task_id: str, result_key: str | None) -> list[str]:

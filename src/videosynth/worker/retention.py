@@ -49,7 +49,7 @@ def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, b
 
 
 def _delete_blobs(blobs: BlobStore, purged: Purged) -> None:
-    # Every variant a finished task may have (its thumbnail too), not only the recorded video.
+    # Every variant a finished task may have (its thumbnail and spritesheet too), not only the recorded video.
     keys = [key for task_id, result_key in purged for key in stored_keys(task_id, result_key)]
     for index, key in enumerate(keys):
         try:

@@ -19,7 +19,7 @@ from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
 from videosynth.media.probe import VideoInfo
 from videosynth.prompting.base import PromptExtender
-from videosynth.storage.keys import CONTENT_TYPES, Variant, blob_key
+from videosynth.storage.keys import Variant, blob_key, content_type
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import TaskStore
 from videosynth.worker import retention
@@ -162,7 +162,7 @@ class Worker:
             if beat.lost.is_set():
                 raise GenerationAborted()
             with self._metrics.timed("upload", model):
-                self._blobs.put_file(key, video.path, CONTENT_TYPES[Variant.VIDEO])
+                self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
         return key, video.info
 
     @staticmethod
