@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import BinaryIO
 
 import av
 import numpy as np
 import numpy.typing as npt
 import pytest
+from PIL import Image
 from tests.support.fake_backend import FakeBackend, frames_for
 from tests.support.tasks import make_task
 
@@ -18,8 +22,11 @@ from videosynth.domain.errors import InvalidParameter
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.media.encode import encode_mp4
 from videosynth.media.probe import probe
+from videosynth.media.thumbnails import SPRITE_TILE_WIDTH
 from videosynth.prompting.extender import NoExtension
+from videosynth.storage.keys import Variant, blob_key
 from videosynth.storage.local import LocalBlobStore
+from videosynth.storage.protocols import BlobStore
 from videosynth.store.queue import SqlTaskStore
 from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.runner import Worker, WorkerConfig
@@ -52,14 +59,14 @@ class Harness:
         params = {"duration": 2, "prompt_extend": False, **request}
         return self.tasks.create(replace(task, request=replace(task.request, **params)))  # type: ignore[arg-type]
 
-    def worker(self, fake: FakeBackend, worker_id: str = "w1") -> Worker:
+    def worker(self, fake: FakeBackend, worker_id: str = "w1", blobs: BlobStore | None = None) -> Worker:
         scratch = self.tmp_path / f"scratch-{worker_id}"
         scratch.mkdir(exist_ok=True)
         config = WorkerConfig(
             worker_id, LEASE_S, heartbeat_s=0.05, max_attempts=3, poll_interval_s=0.01, scratch_dir=scratch
         )
         self.metrics[worker_id] = WorkerMetrics()
-        return Worker(self.tasks, self.blobs, fake, NoExtension(), config, self.metrics[worker_id])
+        return Worker(self.tasks, blobs or self.blobs, fake, NoExtension(), config, self.metrics[worker_id])
 
     def get(self, task_id: str) -> Task:
         task = self.tasks.get(task_id)
@@ -80,6 +87,23 @@ class Harness:
     def results(self) -> list[str]:
         folder = self.tmp_path / "results"
         return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+    def image(self, task_id: str, variant: Variant) -> npt.NDArray[np.uint8]:
+        """The task's stored image of ``variant``, decoded: it must be a JPEG."""
+        with self.blobs.open(blob_key(task_id, variant)) as stored:
+            image = Image.open(io.BytesIO(stored.read()))
+            assert image.format == "JPEG"
+            return np.asarray(image.convert("RGB"))
+
+    def frame(self, task_id: str, index: int) -> npt.NDArray[np.uint8]:
+        """Frame ``index`` of the task's stored video, decoded."""
+        with av.open(str(self.blobs.path(f"{task_id}.mp4"))) as container:
+            frames = list(container.decode(video=0))
+            return np.asarray(frames[index].to_ndarray(format="rgb24"), dtype=np.uint8)
+
+
+def _images_for(task_id: str) -> list[str]:
+    return [f"{task_id}.spritesheet.jpg", f"{task_id}.thumbnail.jpg"]
 
 
 @pytest.fixture
@@ -124,7 +148,7 @@ def test_a_task_is_claimed_generated_encoded_stored_and_finished_with_its_usage(
     assert (job.width, job.height, job.num_frames, job.seed, job.prompt) == (80, 48, 9, task.seed, task.request.prompt)
     [context] = fake.contexts
     assert (context.task_id, context.request, context.state) == (task.task_id, task.request, {})
-    assert harness.results() == [f"{task.task_id}.mp4"]
+    assert harness.results() == sorted([f"{task.task_id}.mp4", *_images_for(task.task_id)])
     assert not any((harness.tmp_path / "scratch-w1").iterdir())  # the task's scratch folder is gone
     assert harness.finished("SUCCEEDED") == 1
     assert not worker.run_once()  # nothing left to claim
@@ -165,6 +189,103 @@ def test_a_finished_video_that_is_not_what_was_asked_for_fails_the_task(harness:
     failed = harness.get(task.task_id)
     assert (failed.status, failed.error_code) == (TaskStatus.FAILED, "InternalError")
     assert harness.results() == []
+
+
+# --------------------------------------------------------------------------------------------------- images
+
+
+def _near(a: npt.NDArray[np.uint8], b: npt.NDArray[np.uint8]) -> bool:
+    """The same picture within JPEG's loss: small mean error (the fake's gradients have sharp wrap-around edges)."""
+    return bool(a.shape == b.shape and np.abs(a.astype(int) - b).mean() < 8)
+
+
+def _check_images(harness: Harness, task: Task, frames: int) -> None:
+    thumbnail = harness.image(task.task_id, Variant.THUMBNAIL)
+    assert thumbnail.shape == (HEIGHT, WIDTH, 3)  # the video's size: 1280 is the cap, not over it
+    assert _near(thumbnail, harness.frame(task.task_id, frames // 2))  # the middle frame, as the video shows it
+    sheet = harness.image(task.task_id, Variant.SPRITESHEET)
+    tiles = min(frames, 10)
+    assert sheet.shape == ((tiles + 4) // 5 * 144, 5 * SPRITE_TILE_WIDTH, 3)  # 256 × 144 tiles of the 16:9 video
+
+
+def test_a_generated_video_gets_a_thumbnail_and_a_spritesheet_of_its_final_frames(harness: Harness) -> None:
+    plain, marked = harness.submit(watermark=False), harness.submit(watermark=True)
+    worker = harness.worker(FakeBackend())
+
+    assert worker.run_once() and worker.run_once()
+
+    for task in (plain, marked):
+        assert harness.get(task.task_id).status is TaskStatus.SUCCEEDED
+        _check_images(harness, task, frames=8)
+    # Of the final frames: the marked video's thumbnail has the watermark (bottom-right), the plain one's not.
+    thumbnails = [harness.image(task.task_id, Variant.THUMBNAIL).astype(int) for task in (plain, marked)]
+    difference = np.abs(thumbnails[0] - thumbnails[1])
+    corner, rest = difference[-HEIGHT // 8 :, -WIDTH // 4 :], difference[: HEIGHT // 2, : WIDTH // 2]
+    assert corner.mean() > 5 * max(rest.mean(), 0.1)
+    assert harness.metrics["w1"].registry.get_sample_value(
+        "videosynth_task_phase_seconds_count", {"phase": "images", "model": "wan2.7-t2v"}
+    )
+
+
+def test_a_finished_video_gets_its_images_decoded_from_its_mp4(harness: Harness) -> None:
+    upstream = _mp4(harness.tmp_path / "upstream.mp4", frames=12)
+    task = harness.submit()
+
+    assert harness.worker(FakeBackend(video=upstream)).run_once()
+
+    assert harness.get(task.task_id).status is TaskStatus.SUCCEEDED
+    _check_images(harness, task, frames=12)
+
+
+class _NoImages:
+    """A blob store that stores videos but refuses every image."""
+
+    def __init__(self, inner: LocalBlobStore) -> None:
+        self.inner = inner
+
+    def put_file(self, key: str, source: Path, content_type: str) -> None:
+        if key.endswith(".jpg"):
+            raise OSError("image upload refused")
+        self.inner.put_file(key, source, content_type)
+
+    def url(self, key: str, base_url: str, ttl_s: int) -> str:
+        return self.inner.url(key, base_url, ttl_s)
+
+    def open(self, key: str) -> BinaryIO:
+        return self.inner.open(key)
+
+    def delete(self, key: str) -> None:
+        self.inner.delete(key)
+
+    def exists(self, key: str) -> bool:
+        return self.inner.exists(key)
+
+
+@pytest.mark.parametrize("failure", ["making", "storing"])
+def test_a_failure_to_make_the_images_still_succeeds_with_the_video(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, failure: str
+) -> None:
+    task = harness.submit()
+    blobs: BlobStore = harness.blobs
+    if failure == "making":
+
+        def broken(_frames: object) -> object:
+            raise RuntimeError("Pillow broke")
+
+        monkeypatch.setattr("videosynth.worker.runner.images", broken)
+    else:
+        blobs = _NoImages(harness.blobs)
+
+    with caplog.at_level(logging.ERROR, logger="videosynth.worker.runner"):
+        assert harness.worker(FakeBackend(), blobs=blobs).run_once()
+
+    done = harness.get(task.task_id)
+    assert (done.status, done.result_key) == (TaskStatus.SUCCEEDED, f"{task.task_id}.mp4")
+    assert harness.results() == [f"{task.task_id}.mp4"]
+    assert probe(harness.blobs.path(f"{task.task_id}.mp4")).frames == 8
+    assert harness.finished("SUCCEEDED") == 1
+    failures = [r for r in caplog.records if r.message.startswith("task images failed")]
+    assert [getattr(r, "task_id", None) for r in failures] == [task.task_id]
 
 
 # --------------------------------------------------------------------------------------------------- failure

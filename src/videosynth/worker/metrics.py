@@ -27,8 +27,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-Phase = Literal["queue_wait", "extend", "generate", "encode", "upload"]
-PHASES: tuple[Phase, ...] = ("queue_wait", "extend", "generate", "encode", "upload")
+Phase = Literal["queue_wait", "extend", "generate", "encode", "upload", "images"]
+PHASES: tuple[Phase, ...] = ("queue_wait", "extend", "generate", "encode", "upload", "images")
 # How a worker's turn with a task ended. RELEASED: given back on shutdown; LOST: the lease was lost (another
 # worker or the requeue sweep owns the task now), so this worker's result was discarded.
 FINISH_STATUSES = frozenset({"SUCCEEDED", "FAILED", "RELEASED", "LOST"})
@@ -61,7 +61,8 @@ class WorkerMetrics:
         self._phase = Histogram(
             "videosynth_task_phase_seconds",
             "Time a task spent in each phase: queue_wait (submit → first claim), extend (prompt extension), "
-            "generate (the model on the device), encode (fit, watermark, H.264), upload (blob store put).",
+            "generate (the model on the device), encode (fit, watermark, H.264), upload (blob store put), "
+            "images (the thumbnail and spritesheet, made and stored).",
             ["phase", "model"],
             buckets=PHASE_BUCKETS,
             registry=self.registry,

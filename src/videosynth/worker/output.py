@@ -19,6 +19,9 @@ from videosynth.media.watermark import watermark
 class Video:
     path: Path
     info: VideoInfo  # read back from the file: what the client gets (and is billed for)
+    # The frames that were encoded (fitted, marked): what the mp4 shows, for its images. None for a finished video,
+    # whose frames are only in its file.
+    frames: Frames | None = None
 
 
 def video_from(
@@ -32,4 +35,4 @@ def video_from(
     frames = fit_frames(output, plan)
     if marked:
         frames = watermark(frames)
-    return Video(dest, encode_mp4(frames, dest, plan.fps, audio=audio))
+    return Video(dest, encode_mp4(frames, dest, plan.fps, audio=audio), frames)

@@ -1,4 +1,4 @@
-"""One worker: claims tasks for the models it serves and turns each into a stored mp4 with its backend."""
+"""One worker: claims tasks for the models it serves and turns each into a stored mp4 and its images with a backend."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
 from videosynth.media.probe import VideoInfo
+from videosynth.media.thumbnails import Images, images, images_of_mp4
 from videosynth.prompting.base import PromptExtender
 from videosynth.storage.keys import Variant, blob_key, content_type
 from videosynth.storage.protocols import BlobStore
@@ -25,7 +26,7 @@ from videosynth.store.protocols import TaskStore
 from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
 from videosynth.worker.metrics import WorkerMetrics
-from videosynth.worker.output import video_from
+from videosynth.worker.output import Video, video_from
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,23 @@ class Worker:
                 raise GenerationAborted()
             with self._metrics.timed("upload", model):
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
+            with self._metrics.timed("images", model):
+                self._store_images(task, video, scratch)
         return key, video.info
+
+    def _store_images(self, task: Task, video: Video, scratch: Path) -> None:
+        """The video's thumbnail and spritesheet, stored after it and before the task finishes, so a client that sees
+        SUCCEEDED finds them. A failure here costs only the images: the video is stored and is what was paid for."""
+        try:
+            made: Images = (
+                images(video.frames) if video.frames is not None else images_of_mp4(video.path, video.info.frames)
+            )
+            for variant, data in ((Variant.THUMBNAIL, made.thumbnail), (Variant.SPRITESHEET, made.spritesheet)):
+                path = scratch / f"{variant.value}.jpg"
+                path.write_bytes(data)
+                self._blobs.put_file(blob_key(task.task_id, variant), path, content_type(variant))
+        except Exception:
+            log.exception("task images failed; the video is stored without them", extra={"task_id": task.task_id})
 
     @staticmethod
     def _job(task: Task, prompt: str, plan: GenerationPlan) -> GenerationJob:
