@@ -37,7 +37,11 @@ def test_open_reads_back_what_was_put_and_delete_removes_it(store: LocalBlobStor
 def test_every_variant_key_is_a_valid_key_of_its_own(store: LocalBlobStore, tmp_path: Path) -> None:
     task_id = str(uuid.uuid4())
     keys = {variant: blob_key(task_id, variant) for variant in Variant}
-    assert keys == {Variant.VIDEO: f"{task_id}.mp4", Variant.THUMBNAIL: f"{task_id}.thumbnail.jpg"}
+    assert keys == {
+        Variant.VIDEO: f"{task_id}.mp4",
+        Variant.THUMBNAIL: f"{task_id}.thumbnail.jpg",
+        Variant.SPRITESHEET: f"{task_id}.spritesheet.jpg",
+    }
     for variant, key in keys.items():
         source = tmp_path / key
         source.write_bytes(variant.value.encode())

@@ -1,4 +1,5 @@
-"""Where a task's blobs live: one key per variant (the video, its thumbnail), derived from the task id alone.
+"""Where a task's blobs live: one key per variant (the video, its thumbnail, its spritesheet), derived from the
+task id alone.
 
 Keys stay one flat name (``{task_id}.mp4``): the local store's signed links are ``/files/{key}``, one path
 segment. A task records the key its video was stored under (``result_key``), and links are made from that record,
@@ -13,10 +14,11 @@ from enum import StrEnum
 class Variant(StrEnum):
     VIDEO = "video"
     THUMBNAIL = "thumbnail"
+    SPRITESHEET = "spritesheet"
 
 
-_SUFFIXES = {Variant.VIDEO: ".mp4", Variant.THUMBNAIL: ".thumbnail.jpg"}
-CONTENT_TYPES = {Variant.VIDEO: "video/mp4", Variant.THUMBNAIL: "image/jpeg"}
+_SUFFIXES = {Variant.VIDEO: ".mp4", Variant.THUMBNAIL: ".thumbnail.jpg", Variant.SPRITESHEET: ".spritesheet.jpg"}
+CONTENT_TYPES = {Variant.VIDEO: "video/mp4", Variant.THUMBNAIL: "image/jpeg", Variant.SPRITESHEET: "image/jpeg"}
 
 
 def blob_key(task_id: str, variant: Variant = Variant.VIDEO) -> str:
