@@ -73,6 +73,10 @@ def test_urlencoded_and_json_creates(setup: tuple[TestClient, dict[str, str], Se
     assert form.json()["status"] == "queued" and form.json()["model"] == "wan2.7-t2v"
     bad = client.post(VIDEOS, headers=auth, json={"prompt": "x", "seconds": 4.5})
     assert bad.status_code == 400 and error_of(bad)["param"] == "seconds"
+    no_boundary = client.post(VIDEOS, headers={**auth, "Content-Type": "multipart/form-data"}, content=b"prompt")
+    assert no_boundary.status_code == 400 and "boundary" in str(error_of(no_boundary)["message"])
+    unset = client.post(VIDEOS, headers=auth, json={"seconds": "3"})
+    assert unset.status_code == 400 and error_of(unset)["param"] == "prompt"
 
 
 def test_content_of_a_video_not_completed_and_a_bad_variant(setup: tuple[TestClient, dict[str, str], Settings]) -> None:
@@ -118,3 +122,24 @@ def test_delete_refuses_a_running_video_then_removes_every_file(
     assert not any(blobs.exists(blob_key(video_id, variant)) for variant in Variant)
     assert tasks.get(video_id) is None
     assert client.delete(f"{VIDEOS}/{video_id}", headers=auth).status_code == 404
+
+
+def test_a_canceled_task_reads_failed_with_a_canceled_error(setup: tuple[TestClient, dict[str, str], Settings]) -> None:
+    client, auth, _ = setup
+    video_id = create(client, auth)
+    assert client.post(f"/api/v1/tasks/{video_id}/cancel", headers=auth).status_code == 200
+    video = client.get(f"{VIDEOS}/{video_id}", headers=auth)
+    assert "openai-poll-after-ms" not in video.headers  # final: nothing to poll for
+    body = video.json()
+    assert body["status"] == "failed" and body["error"]["code"] == "canceled"
+    assert "canceled" in body["error"]["message"] and body["completed_at"] is not None
+
+
+def test_an_idempotency_key_names_one_video(setup: tuple[TestClient, dict[str, str], Settings]) -> None:
+    client, auth, _ = setup
+    headers = {**auth, "Idempotency-Key": "openai-once"}
+    first = client.post(VIDEOS, headers=headers, json={"prompt": "once", "seconds": "3"})
+    again = client.post(VIDEOS, headers=headers, json={"prompt": "once", "seconds": "3"})
+    assert first.status_code == again.status_code == 200 and first.json()["id"] == again.json()["id"]
+    reused = client.post(VIDEOS, headers=headers, json={"prompt": "another", "seconds": "3"})
+    assert reused.status_code == 400 and "Idempotency-Key" in str(error_of(reused)["message"])
