@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import functools
 import hashlib
 import json
+import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
 from videosynth.domain.draft import GenerationDraft
-from videosynth.domain.errors import InvalidApiKey, InvalidParameter, RateQuota, Throttling, UnsupportedOperation
+from videosynth.domain.errors import (
+    Conflict,
+    InvalidApiKey,
+    InvalidParameter,
+    NotFound,
+    RateQuota,
+    Throttling,
+    UnsupportedOperation,
+)
 from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
 from videosynth.domain.request import RequestDefaults
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.domain.validate import validate_draft
 from videosynth.settings import Settings
-from videosynth.storage.protocols import BlobStore
+from videosynth.storage.keys import Variant, blob_key, stored_keys
+from videosynth.storage.protocols import BlobReader, BlobStore
 from videosynth.store.protocols import (
     NO_TASK,
     ApiKey,
@@ -28,11 +40,13 @@ from videosynth.store.protocols import (
     KeyTaskReader,
     NewTask,
     TaskPage,
+    Tasks,
     TaskStore,
     Writer,
 )
 
 Clock = Callable[[], float]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -128,17 +142,28 @@ class TaskService:
         idempotency_key: str | None = None,
         *,
         body: object,
+        remixed_from: str | None = None,
     ) -> Task:
         """A new PENDING task of ``key`` for ``draft``, as a dialect read it from ``body`` (or, for a retried
         Idempotency-Key, the task it named: ``body`` as sent tells a retry from a reused key). Creates that
-        arrive together share one transaction in the writer (store/writes.py)."""
-        outcome = await self._writer.create(self._new_task(key, draft, body, request_id, idempotency_key))
+        arrive together share one transaction in the writer (store/writes.py). ``remixed_from`` records the task
+        a remix was made from."""
+        new = self._new_task(key, draft, body, request_id, idempotency_key, remixed_from)
+        outcome = await self._writer.create(new)
         return _created(outcome)
 
     def _new_task(
-        self, key: ApiKey, draft: GenerationDraft, body: object, request_id: str, idempotency_key: str | None
+        self,
+        key: ApiKey,
+        draft: GenerationDraft,
+        body: object,
+        request_id: str,
+        idempotency_key: str | None,
+        remixed_from: str | None = None,
     ) -> NewTask:
         request = validate_draft(draft, self._defaults, self._models)
+        if remixed_from is not None:
+            request = dataclasses.replace(request, remixed_from=remixed_from)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)
         now_ms = self._now_ms()
         task = Task(
@@ -179,6 +204,53 @@ class TaskService:
             key.key_id, query.page_no, query.page_size, query.status, query.model, start, query.end_ms
         )
 
+    def page_after(self, key: ApiKey, after: str | None, limit: int, descending: bool = True) -> tuple[Tasks, bool]:
+        """Up to ``limit`` of the key's unexpired tasks past ``after`` (a cursor listing), and whether more follow."""
+        found = self._tasks.list_after(key.key_id, after, limit + 1, descending, self._retention_floor_ms())
+        return found[:limit], len(found) > limit
+
+    def expires_ms(self, task: Task) -> int:
+        """When the task (and its result) stops being served: retention after its submit."""
+        return task.submit_ms + int(self._settings.retention_s * 1000)
+
+    def own_task(self, key: ApiKey, task_id: str) -> Task:
+        """The key's own, unexpired task, or NotFound (another key's task included)."""
+        task = self.get(key, task_id)
+        if task is None:
+            raise NotFound(f"No video or task found with id '{task_id}'.")
+        return task
+
+    async def delete(self, key: ApiKey, task_id: str) -> None:
+        """Remove the key's task and its files. A PENDING task is canceled first (it never starts); a RUNNING one
+        is refused with Conflict (its worker holds it: cancel is not possible, wait for it to finish)."""
+        removed = await self._writer.run(functools.partial(self._delete_now, key, task_id))
+        for blob in stored_keys(*removed):
+            try:
+                await asyncio.to_thread(self._blobs.delete, blob)
+            except Exception:  # the row is gone; retention has nothing left to sweep, so say so in the log
+                log.exception("could not delete a deleted task's blob", extra={"task_id": task_id, "key": blob})
+
+    def _delete_now(self, key: ApiKey, task_id: str) -> tuple[str, str | None]:
+        task = self.own_task(key, task_id)
+        if task.status is TaskStatus.PENDING:
+            self._tasks.cancel(task_id, key.key_id, self._now_ms())
+        removed = self._tasks.delete(task_id, key.key_id)
+        if removed is None:
+            if self.get(key, task_id) is None:
+                raise NotFound(f"No video or task found with id '{task_id}'.")
+            raise Conflict("The video is being generated and cannot be deleted until it completes or fails.")
+        return removed
+
+    def open_variant(self, task: Task, variant: Variant) -> BlobReader:
+        """The bytes of one of a finished task's files (the video, its thumbnail…); NotFound when there is none."""
+        if task.status is not TaskStatus.SUCCEEDED or task.result_key is None:
+            raise NotFound(f"Video '{task.task_id}' has no content yet: its status is {task.status.value}.")
+        key = task.result_key if variant is Variant.VIDEO else blob_key(task.task_id, variant)
+        try:
+            return self._blobs.open(key)
+        except FileNotFoundError:
+            raise NotFound(f"Video '{task.task_id}' has no {variant.value}.") from None
+
     def _cancel_now(self, key: ApiKey, task_id: str) -> None:
         before = self.get(key, task_id)
         after = None
@@ -194,6 +266,15 @@ class TaskService:
             return None
         base = self._settings.public_base_url or base_url()
         return self._blobs.url(task.result_key, base, self._settings.url_ttl_s)
+
+    def model_names(self) -> Collection[str]:
+        """The models this server serves (a create naming another is refused, or mapped by a dialect)."""
+        return self._models.keys()
+
+    @property
+    def openai_default_model(self) -> str:
+        """The model of an OpenAI create that names none of ours (sora-2…)."""
+        return self._settings.openai_default_model
 
     def model_spec(self, name: str) -> ModelSpec | None:
         return self._models.get(name)

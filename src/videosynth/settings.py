@@ -84,6 +84,9 @@ class Settings(BaseSettings):
 
     default_resolution: Literal["720P", "1080P"] = Field("720P", description="wan2.7 resolution when omitted.")
     default_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = Field("16:9", description="wan2.7 ratio default.")
+    openai_default_model: str = Field(
+        "wan2.7-t2v", description="Model of an OpenAI /v1/videos create naming no model of ours (e.g. sora-2)."
+    )
     log_level: str = Field("INFO", description="Python logging level.")
 
     @field_validator("data_dir", "results_dir")

@@ -24,6 +24,8 @@ EXPECTED: dict[type[errors.VideosynthError], tuple[str, str]] = {
         "UnsupportedOperation",
         "The operation is unsupported on the referee object.",
     ),
+    errors.NotFound: ("NotFound", "The requested resource does not exist."),
+    errors.Conflict: ("Conflict", "The resource is in a state that does not allow this operation."),
     errors.InvalidApiKey: ("InvalidApiKey", "Invalid API-key provided."),
     errors.AccessDenied: ("AccessDenied", "Access denied."),
     errors.Throttling: ("Throttling", "Requests throttling triggered."),

@@ -50,6 +50,7 @@ def test_to_dict_has_every_field() -> None:
         "audio_url": "https://example.com/a.wav",
         "prompt_truncated": True,
         "negative_prompt_truncated": True,
+        "remixed_from": None,
     }
 
 
@@ -60,7 +61,7 @@ def test_to_dict_from_dict_roundtrip() -> None:
 
 def test_from_dict_ignores_unknown_keys_and_defaults_optional_ones() -> None:
     data = _minimal().to_dict()
-    for key in ("audio_url", "prompt_truncated", "negative_prompt_truncated"):
+    for key in ("audio_url", "prompt_truncated", "negative_prompt_truncated", "remixed_from"):
         del data[key]
     data["added_later"] = "ignored"
     assert GenerationRequest.from_dict(data) == _minimal()
@@ -92,4 +93,4 @@ def test_a_row_stored_before_the_neutral_draft_still_reads() -> None:
         "negative_prompt_truncated": False,
     }
     assert GenerationRequest.from_dict(stored) == _minimal()
-    assert GenerationRequest.from_dict(stored).to_dict() == stored
+    assert GenerationRequest.from_dict(stored).to_dict() == {**stored, "remixed_from": None}  # no remix source

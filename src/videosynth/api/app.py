@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from videosynth import __version__, compose
-from videosynth.api import apiyi, dashscope, files, metrics, ops
+from videosynth.api import apiyi, dashscope, files, metrics, openai_videos, ops
 from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.dashscope_routes import render_dashscope_error
 from videosynth.api.errors import install_error_handlers
@@ -84,6 +84,7 @@ def create_app(settings: Settings, open_parts: OpenParts, serve_files: bool) -> 
     # Routes are matched in the order they are registered: the hot paths (FastRoutes) go first.
     apiyi.register(app)
     dashscope.register(app)
+    openai_videos.register(app)
     ops.register(app)
     if serve_files:
         files.register(app)

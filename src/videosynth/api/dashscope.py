@@ -15,7 +15,6 @@ from videosynth.api.context import request_id_of
 from videosynth.api.dashscope_routes import DashScopeFastRoute, DashScopeRoute
 from videosynth.api.dashscope_wire import read_create_body
 from videosynth.api.deps import (
-    CREATE_INPUTS,
     POLL_INPUTS,
     AuthorizationHeader,
     KeyDep,
@@ -24,7 +23,7 @@ from videosynth.api.deps import (
     result_url,
     service_of,
 )
-from videosynth.api.fast_route import add_fast_route
+from videosynth.api.fast_route import add_fast_route, openapi_inputs
 from videosynth.domain.errors import AccessDenied, InvalidParameter
 from videosynth.domain.task import Task, TaskStatus, format_time
 from videosynth.service import ListQuery
@@ -32,6 +31,10 @@ from videosynth.service import ListQuery
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 PREFIXES = ("/api/v1", "/wan/api/v1")
 SYNC_CALLS_MESSAGE = "current user api does not support synchronous calls"
+# What the create (a FastRoute) reads off its request, as its OpenAPI description.
+CREATE_INPUTS = openapi_inputs(
+    headers=["Authorization", "X-DashScope-Async"], optional_headers=["Idempotency-Key"], json_body=True
+)
 
 router = APIRouter(route_class=DashScopeRoute)  # all but the hot paths (register)
 

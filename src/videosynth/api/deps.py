@@ -30,11 +30,8 @@ KeyDep = Annotated[ApiKey, Depends(current_key)]
 AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
 
 
-# What the hot paths (FastRoutes) read off their requests, as their OpenAPI description.
+# What every dialect's poll (a FastRoute) reads off its request, as its OpenAPI description.
 POLL_INPUTS = openapi_inputs(path=["task_id"], headers=["Authorization"])
-CREATE_INPUTS = openapi_inputs(
-    headers=["Authorization", "X-DashScope-Async"], optional_headers=["Idempotency-Key"], json_body=True
-)
 
 
 def service_of(request: Request) -> TaskService:

@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from videosynth.api.context import request_id_of
-from videosynth.domain.errors import VideosynthError
+from videosynth.domain.errors import InvalidField, VideosynthError
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +37,7 @@ _STATUS_BY_CODE: dict[str, int] = {
     "AccessDenied": 403,
     "NotFound": 404,
     "MethodNotAllowed": 405,
+    "Conflict": 409,
     "RequestTimeOut": 408,
     "BadRequest.TooLarge": 413,
     "BadRequest.InputDownloadFailed": 415,
@@ -55,12 +56,14 @@ def status_for(code: str) -> int:
 
 @dataclass(frozen=True)
 class ApiError:
-    """One failed request, whatever the dialect: its id, the (DashScope) error code, and the HTTP status."""
+    """One failed request, whatever the dialect: its id, the (DashScope) error code, and the HTTP status;
+    ``param`` is the neutral name of the request field at fault (domain.draft.Field), where one is."""
 
     request_id: str
     code: str
     message: str
     status: int
+    param: str | None = None
 
 
 # An error's JSON body in one dialect.
@@ -83,15 +86,21 @@ def _renderer(request: Request) -> ErrorRenderer:
 
 
 def error_response(
-    request: Request, code: str, message: str, status: int | None = None, headers: Mapping[str, str] | None = None
+    request: Request,
+    code: str,
+    message: str,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    param: str | None = None,
 ) -> JSONResponse:
-    error = ApiError(request_id_of(request), code, message, status or status_for(code))
+    error = ApiError(request_id_of(request), code, message, status or status_for(code), param)
     return JSONResponse(_renderer(request)(error), status_code=error.status, headers=headers)
 
 
 async def _on_domain_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VideosynthError)
-    return error_response(request, exc.code, exc.message)
+    param = exc.field or None if isinstance(exc, InvalidField) else None
+    return error_response(request, exc.code, exc.message, param=param)
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -108,7 +117,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
     first = exc.errors()[0] if exc.errors() else {}
     where = ".".join(str(part) for part in first.get("loc", ()) if part not in ("query", "path", "body"))
     message = f"Invalid parameter '{where}': {first.get('msg', 'invalid value')}."
-    return error_response(request, "InvalidParameter", message)
+    return error_response(request, "InvalidParameter", message, param=where or None)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:

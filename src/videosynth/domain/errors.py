@@ -50,6 +50,20 @@ class UnsupportedOperation(VideosynthError):
     default_message = "The operation is unsupported on the referee object."
 
 
+class NotFound(VideosynthError):
+    """No such resource for this key (another key's task is none of its own)."""
+
+    code = "NotFound"
+    default_message = "The requested resource does not exist."
+
+
+class Conflict(VideosynthError):
+    """The resource is in a state that does not allow the operation (deleting a RUNNING task)."""
+
+    code = "Conflict"
+    default_message = "The resource is in a state that does not allow this operation."
+
+
 class InvalidApiKey(VideosynthError):
     code = "InvalidApiKey"
     default_message = "Invalid API-key provided."

@@ -33,6 +33,8 @@ class GenerationRequest:
     audio_url: str | None = None
     prompt_truncated: bool = False
     negative_prompt_truncated: bool = False
+    # The task this one remixes (OpenAI's remix): its parameters with a new prompt. None in rows written before.
+    remixed_from: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         # Every field is a scalar, so a flat copy is what dataclasses.asdict would give, at a fraction of its cost.

@@ -28,6 +28,7 @@ class TaskPage:
 # (task_id, result_key) of tasks removed by retention. An alias because the stores' own ``list`` method shadows
 # the builtin inside their class bodies.
 Purged = list[tuple[str, str | None]]
+Tasks = list[Task]  # the same, for a cursor page
 
 
 class IdempotencyConflict(Exception):
@@ -84,6 +85,19 @@ class TaskStore(Protocol):
         end_ms: int | None = None,
     ) -> TaskPage:
         """The key's tasks, newest first, filtered by submit time in [start_ms, end_ms]."""
+        ...
+
+    def list_after(
+        self, key_id: str, after: str | None, limit: int, descending: bool = True, start_ms: int | None = None
+    ) -> Tasks:
+        """Up to ``limit`` of the key's tasks submitted at or after ``start_ms``, ordered by (submit_ms, task_id)
+        (newest first when ``descending``), starting just past the key's task ``after`` (None: from the first).
+        An ``after`` that names none of the key's tasks gives an empty list."""
+        ...
+
+    def delete(self, task_id: str, key_id: str) -> tuple[str, str | None] | None:
+        """Delete the key's own task if it is final (SUCCEEDED, FAILED, CANCELED): (task_id, result_key) of the row
+        removed, so the caller removes its blobs; None when no such final task of the key was there."""
         ...
 
     def cancel(self, task_id: str, key_id: str, now_ms: int) -> Task | None:

@@ -12,15 +12,28 @@ import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Engine, String, Update, case, cast, func, literal, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Engine,
+    String,
+    Update,
+    case,
+    cast,
+    delete,
+    func,
+    literal,
+    select,
+    tuple_,
+)
 
 from videosynth.domain.admission import Admission
-from videosynth.domain.task import ACTIVE_STATUSES, Task, TaskStatus
+from videosynth.domain.task import ACTIVE_STATUSES, FINAL_STATUSES, Task, TaskStatus
 from videosynth.store.admission import release_active
 from videosynth.store.creates import create_batch
 from videosynth.store.engine import immediate
 from videosynth.store.insert import TaskInsert
-from videosynth.store.protocols import CreateOutcome, NewTask, Purged, TaskPage
+from videosynth.store.protocols import CreateOutcome, NewTask, Purged, TaskPage, Tasks
 from videosynth.store.purge import purge_statement
 from videosynth.store.rows import row_to_task
 from videosynth.store.schema import tasks
@@ -32,6 +45,7 @@ _CLAIM_TRIES = 5
 
 _NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_ms": None}
 _ACTIVE_VALUES = sorted(status.value for status in ACTIVE_STATUSES)
+_FINAL_VALUES = sorted(status.value for status in FINAL_STATUSES)
 
 Clock = Callable[[], int]
 
@@ -99,6 +113,36 @@ class SqlTaskStore:
             total = conn.execute(select(func.count()).select_from(tasks).where(*where)).scalar_one()
             rows = conn.execute(page).mappings().all()
         return TaskPage(tasks=[row_to_task(row) for row in rows], total=total)
+
+    def list_after(
+        self, key_id: str, after: str | None, limit: int, descending: bool = True, start_ms: int | None = None
+    ) -> Tasks:
+        if limit < 1:
+            raise ValueError(f"limit starts at 1, got {limit}.")
+        where = _listing_filter(key_id, None, None, start_ms, None)
+        position = (tasks.c.submit_ms, tasks.c.task_id)
+        order = [column.desc() if descending else column.asc() for column in position]
+        with self._engine.connect() as conn:
+            if after is not None:
+                cursor = conn.execute(
+                    select(*position).where(tasks.c.task_id == after, tasks.c.key_id == key_id)
+                ).first()
+                if cursor is None:
+                    return []
+                past = tuple_(*position) < tuple(cursor) if descending else tuple_(*position) > tuple(cursor)
+                where.append(past)
+            rows = conn.execute(select(tasks).where(*where).order_by(*order).limit(limit)).mappings().all()
+        return [row_to_task(row) for row in rows]
+
+    def delete(self, task_id: str, key_id: str) -> tuple[str, str | None] | None:
+        statement = (
+            delete(tasks)
+            .where(tasks.c.task_id == task_id, tasks.c.key_id == key_id, tasks.c.status.in_(_FINAL_VALUES))
+            .returning(tasks.c.task_id, tasks.c.result_key)
+        )
+        with self._engine.begin() as conn:
+            row = conn.execute(statement).first()
+        return None if row is None else (row.task_id, row.result_key)
 
     def count_active(self, key_id: str) -> int:
         query = (
