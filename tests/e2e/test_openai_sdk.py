@@ -91,7 +91,7 @@ def test_errors_are_the_sdk_exception_classes(server: Server, client: OpenAI, ot
     with pytest.raises(openai.AuthenticationError):
         client_for(server, "sk-nope").videos.create(prompt="x")
     with pytest.raises(openai.BadRequestError) as bad_size:
-        client.videos.create(prompt="x", size="1000x1000")  # type: ignore[arg-type]
+        client.videos.create(prompt="x", size="1001x1000")  # type: ignore[arg-type]  # an odd side
     assert bad_size.value.param == "size" and "1280x720" in bad_size.value.message  # type: ignore[attr-defined]
     with pytest.raises(openai.BadRequestError) as bad_seconds:
         client.videos.create(prompt="x", seconds="99")  # type: ignore[arg-type]

@@ -71,6 +71,8 @@ def test_urlencoded_and_json_creates(setup: tuple[TestClient, dict[str, str], Se
     form = client.post(VIDEOS, headers=auth, data={"prompt": "x", "seconds": "6", "size": "1920x1080"})
     assert form.status_code == 200 and (form.json()["seconds"], form.json()["size"]) == ("6", "1920x1080")
     assert form.json()["status"] == "queued" and form.json()["model"] == "wan2.7-t2v"
+    custom = client.post(VIDEOS, headers=auth, data={"prompt": "x", "size": "1024x576"})  # not in the table
+    assert custom.status_code == 200 and custom.json()["size"] == "1024x576"
     bad = client.post(VIDEOS, headers=auth, json={"prompt": "x", "seconds": 4.5})
     assert bad.status_code == 400 and error_of(bad)["param"] == "seconds"
     no_boundary = client.post(VIDEOS, headers={**auth, "Content-Type": "multipart/form-data"}, content=b"prompt")

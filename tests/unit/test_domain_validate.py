@@ -321,6 +321,55 @@ def test_exact_size_refused_listing_the_model_sizes_in_its_notation() -> None:
     assert (req.width, req.height) == (960, 960)
 
 
+def any_size(text: str) -> ExactSize:
+    return ExactSize(text, separator="x", any_size=True)
+
+
+@pytest.mark.parametrize(
+    ("model", "text", "tier", "ratio"),
+    [
+        ("wan2.7-t2v", "1280x720", "720P", "16:9"),  # a table size keeps its own tier and ratio
+        ("wan2.7-t2v", "1024x576", "720P", "16:9"),
+        ("wan2.7-t2v", "832x480", "720P", "26:15"),  # nearer 720P's pixels than 1080P's
+        ("wan2.7-t2v", "1024x1792", "1080P", "4:7"),
+        ("wan2.7-t2v", "128x128", "720P", "1:1"),  # the smallest side allowed
+        ("wan2.7-t2v", "1920x1080", "1080P", "16:9"),
+        ("wanx2.1-t2v-turbo", "1024x576", "480P", "16:9"),
+        ("wanx2.1-t2v-turbo", "1280x720", "720P", "16:9"),
+    ],
+)
+def test_any_size_takes_a_makeable_size_outside_the_table(model: str, text: str, tier: str, ratio: str) -> None:
+    req = validate_draft(draft(model, size=any_size(text)))
+    assert (f"{req.width}x{req.height}", req.resolution, req.ratio) == (text, tier, ratio)
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("1001x500", "an odd side"),
+        ("1000x501", "an odd side"),
+        ("126x720", "a side under 128"),
+        ("1922x1080", "a side over the largest (1920)"),
+        ("1920x1920", "more pixels than the largest size"),
+        ("1280*720", "another separator"),
+    ],
+)
+def test_any_size_still_refuses_what_the_model_cannot_make(text: str, why: str) -> None:
+    error = refused(
+        draft(size=any_size(text)),
+        Field.SIZE,
+        "size for model wan2.7-t2v must be one of '1280x720', '720x1280', '960x960', '1104x832', '832x1104', "
+        "'1920x1080', '1080x1920', '1440x1440', '1648x1248', '1248x1648' (widthxheight), or any widthxheight with "
+        f"even sides from 128 to 1920 and at most 2073600 pixels, got '{text}' (a string).",
+    )
+    assert error.field is Field.SIZE, why
+
+
+def test_without_any_size_only_the_table_counts() -> None:
+    with pytest.raises(InvalidField, match=r"\(width\*height\), got '1024\*576'"):
+        validate_draft(draft("wanx2.1-t2v-turbo", size=ExactSize("1024*576")))
+
+
 def test_a_legacy_size_is_not_a_wan27_size() -> None:
     with pytest.raises(InvalidField, match=r"'1104\*832'.*got '1088\*832'"):
         validate_draft(draft(size=ExactSize("1088*832")))

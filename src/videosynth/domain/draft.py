@@ -54,6 +54,9 @@ class ExactSize:
 
     text: object = UNSET
     separator: str = "*"
+    # Any W×H the model can make (even sides, within its largest size), not only its size table: the OpenAI
+    # dialect's contract. DashScope's ``size`` is the official table only.
+    any_size: bool = False
 
 
 @dataclass(frozen=True)

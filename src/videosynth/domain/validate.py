@@ -7,6 +7,7 @@ size, duration, seed, prompt_extend, watermark, audio_url.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import TypeGuard
 
@@ -168,13 +169,47 @@ def _exact_size(
         return width, height, tier, ratio
     allowed = spec.allowed_sizes()
     size = parse_size(choice.text, choice.separator)
-    if size is None or size not in allowed:
-        sep = choice.separator
-        options = ", ".join(f"'{w}{sep}{h}'" for w, h in allowed)
-        rule = f"for model {spec.name} must be one of {options} (width{sep}height)"
-        raise _invalid(names, Field.SIZE, f"{rule}, got {describe(choice.text)}.")
-    tier, ratio = allowed[size]
-    return size[0], size[1], tier, ratio
+    if size is not None and size in allowed:
+        tier, ratio = allowed[size]
+        return size[0], size[1], tier, ratio
+    if size is not None and choice.any_size and _makeable(size, allowed):
+        return size[0], size[1], _nearest_tier(size, allowed), _reduced_ratio(size)
+    sep = choice.separator
+    options = ", ".join(f"'{w}{sep}{h}'" for w, h in allowed)
+    rule = f"for model {spec.name} must be one of {options} (width{sep}height)"
+    if choice.any_size:
+        longest, most = _bounds(allowed)
+        rule += f", or any width{sep}height with even sides from {MIN_SIDE} to {longest} and at most {most} pixels"
+    raise _invalid(names, Field.SIZE, f"{rule}, got {describe(choice.text)}.")
+
+
+MIN_SIDE = 128  # smaller than any Wan latent grid is worth generating
+
+
+def _bounds(allowed: Mapping[Size, object]) -> tuple[int, int]:
+    """(longest side, most pixels) of the model's size table: the largest video it makes."""
+    return max(max(size) for size in allowed), max(w * h for w, h in allowed)
+
+
+def _makeable(size: Size, allowed: Mapping[Size, object]) -> bool:
+    """A size outside the table the model can still make: frames are generated at the nearest latent-grid size
+    and resized to it, and H.264 (yuv420p) needs even sides."""
+    longest, most = _bounds(allowed)
+    width, height = size
+    even = width % 2 == 0 and height % 2 == 0
+    return even and min(size) >= MIN_SIDE and max(size) <= longest and width * height <= most
+
+
+def _nearest_tier(size: Size, allowed: Mapping[Size, tuple[str, str]]) -> str:
+    """The tier (what usage reports as SR) of the table size nearest in pixels; the smaller tier on a tie."""
+    pixels = size[0] * size[1]
+    nearest = min(allowed, key=lambda known: (abs(known[0] * known[1] - pixels), known[0] * known[1]))
+    return allowed[nearest][0]
+
+
+def _reduced_ratio(size: Size) -> str:
+    divisor = math.gcd(*size)
+    return f"{size[0] // divisor}:{size[1] // divisor}"
 
 
 def parse_size(value: object, separator: str = "*") -> Size | None:
