@@ -172,7 +172,7 @@ def test_flow_shift_for_picks_the_nearest_native_size() -> None:
         ('[aliases]\n"wan2.7-t2v" = "x"\n[models.m]\ncheckpoint = "/m"', r"= 'x' is not a model in \[models\]"),
         ('default = "x"\n[models.m]\ncheckpoint = "/m"', r"default = 'x' is not a model in \[models\] \(known: m\)"),
         ("models = 3", r"\[models\] must be a table"),
-        ('[models.m]\nbackend = "relay"', r"\[models.'m'\] backend must be one of wan, got 'relay'"),
+        ('[models.m]\nbackend = "teleport"', r"\[models.'m'\] backend must be one of wan, relay, got 'teleport'"),
         ("[models.m]\nbackend = 1", r"\[models.'m'\] backend must be a string, got 1"),
         # A relay's keys are not a wan entry's: each backend's keys belong to it alone.
         ('[models.m]\ncheckpoint = "/m"\nbase_url = "http://x"', r"\[models.'m'\] has unknown key\(s\) base_url"),

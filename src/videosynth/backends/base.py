@@ -33,6 +33,9 @@ class Capabilities:
     spatial_multiple: int  # generated width/height must be multiples of this (latent grid × patch)
     temporal_factor: int  # generated frame count is k·temporal_factor + 1
     max_pixels: int | None  # cap on generated width × height; None = generate at output size
+    # The backend forwards the client's request as it is to an upstream that extends the prompt and fetches the
+    # audio itself (a relay): the runner then extends no prompt and downloads no audio_url of its own.
+    forwards_request: bool = False
 
 
 @dataclass(frozen=True)

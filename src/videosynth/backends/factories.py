@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from videosynth.backends.base import Backend
-from videosynth.registry import WAN_BACKEND, ModelEntry, wan_entry
+from videosynth.registry import RELAY_BACKEND, WAN_BACKEND, ModelEntry, relay_entry, wan_entry
 from videosynth.settings import Settings
 
 BackendFactory = Callable[[Settings, ModelEntry], Backend]
@@ -22,7 +22,13 @@ def _wan(settings: Settings, entry: ModelEntry) -> Backend:
     return WanGenerator.from_entry(wan_entry(entry), settings)
 
 
-FACTORIES: Mapping[str, BackendFactory] = {WAN_BACKEND: _wan}
+def _relay(settings: Settings, entry: ModelEntry) -> Backend:
+    from videosynth.backends.relay import RelayBackend
+
+    return RelayBackend.from_entry(relay_entry(entry))
+
+
+FACTORIES: Mapping[str, BackendFactory] = {WAN_BACKEND: _wan, RELAY_BACKEND: _relay}
 
 
 def build_backend(settings: Settings, entry: ModelEntry) -> Backend:

@@ -29,6 +29,7 @@ from videosynth.registry.model import (
     format_size,
     wan_entry,
 )
+from videosynth.registry.relay_entry import RELAY_BACKEND, RelayEntry, relay_entry
 from videosynth.registry.served import served_models
 
 __all__ = [
@@ -38,6 +39,7 @@ __all__ = [
     "DTYPES",
     "ENTRY_PARSERS",
     "MEMORY_MODES",
+    "RELAY_BACKEND",
     "WAN_BACKEND",
     "Arch",
     "ArchDefaults",
@@ -46,6 +48,7 @@ __all__ = [
     "ModelEntry",
     "Registry",
     "RegistryError",
+    "RelayEntry",
     "Size",
     "WanEntry",
     "apply_settings",
@@ -56,6 +59,7 @@ __all__ = [
     "load_registry",
     "parse_registry",
     "registry_for_settings",
+    "relay_entry",
     "served_models",
     "wan_entry",
 ]

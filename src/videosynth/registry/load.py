@@ -11,6 +11,7 @@ from typing import Any
 from videosynth.domain.catalog import PUBLIC_MODELS
 from videosynth.registry.fields import only_keys, table, typed
 from videosynth.registry.model import WAN_BACKEND, ModelEntry, Registry, RegistryError
+from videosynth.registry.relay_entry import RELAY_BACKEND, parse_relay_entry
 from videosynth.registry.wan_entry import parse_wan_entry
 
 # Reads one [models.<name>] table: (name, body, source) → the backend's own entry type.
@@ -18,7 +19,7 @@ EntryParser = Callable[[str, Mapping[str, Any], str], ModelEntry]
 
 # Every backend an entry may name, with its parser. A new backend adds its entry type and parser here and its
 # factory in backends/factories.py (this layer sits below backends/, and API nodes may read the registry).
-ENTRY_PARSERS: Mapping[str, EntryParser] = {WAN_BACKEND: parse_wan_entry}
+ENTRY_PARSERS: Mapping[str, EntryParser] = {WAN_BACKEND: parse_wan_entry, RELAY_BACKEND: parse_relay_entry}
 
 
 def load_registry(path: Path | None = None) -> Registry:

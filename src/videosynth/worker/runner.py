@@ -117,7 +117,9 @@ class Worker:
             self._metrics.observe_phase("queue_wait", model, (task.scheduled_ms - task.submit_ms) / 1000)
         try:
             outcome = None
-            if task.request.prompt_extend:  # time only real extensions: zeros would swamp the histogram
+            # A relay's upstream extends the prompt itself (and answers the actual prompt there, not here).
+            if task.request.prompt_extend and not self._backend.capabilities.forwards_request:
+                # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
             key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
@@ -215,8 +217,8 @@ class Worker:
 
     def _audio(self, task: Task, scratch: Path) -> AudioClip | None:
         """The client's soundtrack, if any; open Wan models make silent video, so without one there is none."""
-        if task.request.audio_url is None:
-            return None
+        if task.request.audio_url is None or self._backend.capabilities.forwards_request:
+            return None  # a relay forwards audio_url: the upstream downloads it and muxes the soundtrack
         policy = self._config.audio
         path = fetch_audio(
             task.request.audio_url,

@@ -1,0 +1,300 @@
+"""The relay backend: a task forwarded to an upstream DashScope (or a DashScope-compatible relay), polled, and its
+mp4 downloaded into the scratch folder for the runner to check and store as ours. httpx only; no torch.
+
+State: the upstream task id is saved with our task right after the submit, before anything else, so a worker
+that dies later resumes polling that task after a re-claim and never submits twice. A worker that dies between
+the upstream's answer and that save cannot know; the submit carries ``Idempotency-Key: <our task id>`` so an
+upstream that honours it (videosynth does; DashScope does not say) answers the same task again.
+
+Errors: the upstream's 4xx and FAILED tasks fail ours with the upstream's code and message; 429, 5xx and
+connection errors are retried with backoff (``Retry-After`` honoured) until the deadline; the key never appears
+in a message (it is cut out of anything the upstream echoes).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import time
+from collections.abc import Callable, Mapping
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from videosynth.backends.base import Capabilities, FinishedVideo, Frames, GenerationJob, RunContext
+from videosynth.domain.errors import VideosynthError
+from videosynth.media.fetch import FetchLimits, InputField, fetch_input
+from videosynth.registry.relay_entry import RelayEntry
+
+log = logging.getLogger(__name__)
+
+CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
+TASK_PATH = "/api/v1/tasks/{task_id}"
+STATE_KEY = "upstream_task_id"
+_SUBMITTED_KEY = "upstream_submitted_at"  # epoch seconds: the deadline counts from the first submit
+_MESSAGE_LIMIT = 500
+_REDACTED = "[redacted]"
+# Progress reported to on_step (out of 100) while the upstream works: it gives none of its own.
+_PENDING_PROGRESS, _RUNNING_PROGRESS, _DOWNLOAD_PROGRESS = 5, 50, 95
+# The relay's own codes (the upstream's codes pass through as they are).
+DEADLINE_CODE = "Relay.DeadlineExceeded"
+UNKNOWN_CODE = "Relay.UpstreamTaskUnknown"
+CANCELED_CODE = "Relay.UpstreamCanceled"
+BAD_ANSWER_CODE = "Relay.BadUpstreamResponse"
+
+
+class RelayError(VideosynthError):
+    """Our task fails with this code and message: the upstream's own, or one of the relay's (``Relay.*``)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class RelayConfigError(ValueError):
+    """The relay backend cannot be built (its key variable is not set)."""
+
+
+class _Transient(Exception):
+    """An upstream answer worth retrying (429, 5xx, a broken connection), with the wait it asked for."""
+
+    def __init__(self, what: str, retry_after_s: float | None = None) -> None:
+        super().__init__(what)
+        self.what, self.retry_after_s = what, retry_after_s
+
+
+class Backoff:
+    """Exponential waits with jitter: initial, ×2 each time, capped; a Retry-After longer than that wins."""
+
+    def __init__(self, initial_s: float, max_s: float, rng: random.Random | None = None) -> None:
+        self._initial, self._max, self._rng = initial_s, max_s, rng or random.Random()
+        self._n = 0
+
+    def next(self, retry_after_s: float | None = None) -> float:
+        base = min(self._max, self._initial * 2**self._n)
+        self._n += 1
+        wait = base * self._rng.uniform(0.75, 1.25)  # jitter: workers that started together drift apart
+        return float(max(wait, retry_after_s or 0.0))
+
+    def reset(self) -> None:
+        self._n = 0
+
+
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+class RelayBackend:
+    """One upstream model, one key; built once per worker by backends.factories."""
+
+    def __init__(
+        self,
+        entry: RelayEntry,
+        api_key: str,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Sleep = time.sleep,
+        clock: Clock = time.time,
+    ) -> None:
+        self._entry = entry
+        self._key = api_key
+        self._sleep, self._clock = sleep, clock
+        self._client = httpx.Client(
+            base_url=entry.base_url,
+            timeout=entry.request_timeout_s,
+            transport=transport,
+            headers={"Authorization": f"Bearer {api_key}", "User-Agent": "videosynth-relay/1"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_entry(cls, entry: RelayEntry, environ: Mapping[str, str] | None = None) -> RelayBackend:
+        env = os.environ if environ is None else environ
+        key = env.get(entry.api_key_env, "").strip()
+        if not key:
+            raise RelayConfigError(
+                f"model {entry.name!r} is relayed with the key in ${entry.api_key_env}, which is not set "
+                "in this worker's environment"
+            )
+        return cls(entry, key)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        # The upstream makes the mp4 at the requested size; fps and grid only shape a plan nothing generates from.
+        return Capabilities(fps=16, spatial_multiple=1, temporal_factor=1, max_pixels=None, forwards_request=True)
+
+    @property
+    def device(self) -> str:
+        return f"relay:{httpx.URL(self._entry.base_url).host}"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
+        upstream_id = context.state.get(STATE_KEY)
+        submitted_at = context.state.get(_SUBMITTED_KEY)
+        if not isinstance(upstream_id, str) or not upstream_id:
+            submitted_at = self._clock()
+            upstream_id = self._submit(job, context, submitted_at)
+            # Before anything else: from here on a re-claim polls this task instead of submitting another.
+            context.save_state({STATE_KEY: upstream_id, _SUBMITTED_KEY: submitted_at})
+            log.info("relay submitted", extra={"task_id": context.task_id, "upstream_task_id": upstream_id})
+        else:
+            log.info("relay resumed", extra={"task_id": context.task_id, "upstream_task_id": upstream_id})
+        deadline = float(submitted_at if isinstance(submitted_at, int | float) else self._clock())
+        deadline += self._entry.deadline_s
+        video_url = self._wait(upstream_id, context, deadline)
+        context.on_step(_DOWNLOAD_PROGRESS, 100)
+        return FinishedVideo(self._download(video_url, context))
+
+    # -- submit ----------------------------------------------------------------------------------------------------
+
+    def body(self, job: GenerationJob, context: RunContext) -> dict[str, Any]:
+        """The create body as the upstream expects it, from the client's request (the original prompt)."""
+        request = context.request
+        inputs: dict[str, Any] = {"prompt": request.prompt}
+        if request.negative_prompt:
+            inputs["negative_prompt"] = request.negative_prompt
+        if request.audio_url:
+            inputs["audio_url"] = request.audio_url
+        parameters: dict[str, Any] = {}
+        if self._entry.upstream_model.startswith("wan2.7"):
+            parameters.update(resolution=request.resolution, ratio=request.ratio)
+        else:
+            parameters["size"] = f"{request.width}*{request.height}"
+        parameters.update(
+            duration=request.duration,
+            prompt_extend=request.prompt_extend,
+            watermark=request.watermark,
+            seed=job.seed,
+        )
+        return {"model": self._entry.upstream_model, "input": inputs, "parameters": parameters}
+
+    def _submit(self, job: GenerationJob, context: RunContext, submitted_at: float) -> str:
+        headers = {"X-DashScope-Async": "enable", "Idempotency-Key": context.task_id}
+        body = self.body(job, context)
+        answer = self._call(
+            "POST", CREATE_PATH, context, submitted_at + self._entry.deadline_s, json=body, headers=headers
+        )
+        task_id = (answer.get("output") or {}).get("task_id")
+        if not isinstance(task_id, str) or not task_id:
+            raise RelayError(BAD_ANSWER_CODE, "The upstream accepted the task but answered no task_id.")
+        return task_id
+
+    # -- poll ------------------------------------------------------------------------------------------------------
+
+    def _wait(self, upstream_id: str, context: RunContext, deadline: float) -> str:
+        backoff = Backoff(self._entry.poll_initial_s, self._entry.poll_max_s)
+        path = TASK_PATH.format(task_id=upstream_id)
+        while True:
+            output = self._call("GET", path, context, deadline).get("output") or {}
+            status = output.get("task_status")
+            if status == "SUCCEEDED":
+                url = output.get("video_url")
+                if not isinstance(url, str) or not url:
+                    raise RelayError(BAD_ANSWER_CODE, "The upstream task SUCCEEDED without a video_url.")
+                return url
+            if status == "FAILED":
+                code = str(output.get("code") or "InternalError")
+                raise RelayError(self._clean(code), self._clean(str(output.get("message") or "The upstream failed.")))
+            if status == "CANCELED":
+                raise RelayError(CANCELED_CODE, f"The upstream task {upstream_id} was canceled.")
+            if status == "UNKNOWN":
+                raise RelayError(
+                    UNKNOWN_CODE, f"The upstream does not know task {upstream_id} (expired, or not this key's)."
+                )
+            if status not in ("PENDING", "RUNNING"):
+                raise RelayError(BAD_ANSWER_CODE, f"The upstream answered task status {self._clean(str(status))!r}.")
+            progress = _RUNNING_PROGRESS if status == "RUNNING" else _PENDING_PROGRESS
+            self._pause(backoff.next(), context, deadline, progress)
+
+    # -- HTTP with retries -----------------------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, context: RunContext, deadline: float, **kwargs: Any) -> Mapping[str, Any]:
+        """The upstream's JSON answer; retries transient faults until ``deadline``; RelayError on a 4xx."""
+        backoff = Backoff(self._entry.poll_initial_s, self._entry.poll_max_s)
+        while True:
+            try:
+                return self._once(method, path, **kwargs)
+            except _Transient as fault:
+                wait = backoff.next(fault.retry_after_s)
+                log.warning(
+                    "relay upstream fault, retrying",
+                    extra={"task_id": context.task_id, "fault": fault.what, "wait_s": round(wait, 2)},
+                )
+                self._pause(wait, context, deadline, _PENDING_PROGRESS, last_fault=fault.what)
+
+    def _once(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+        try:
+            response = self._client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:  # connect, read, timeouts: the upstream may be restarting
+            raise _Transient(type(exc).__name__) from exc
+        if response.status_code == 429 or response.status_code >= 500:
+            raise _Transient(f"HTTP {response.status_code}", _retry_after(response.headers.get("retry-after")))
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            if response.is_success:
+                raise RelayError(BAD_ANSWER_CODE, f"The upstream answered HTTP {response.status_code} without JSON.")
+            answer = {}
+        if not response.is_success or ("code" in answer and "output" not in answer):
+            code = str(answer.get("code") or f"Relay.UpstreamHTTP{response.status_code}")
+            message = str(answer.get("message") or f"The upstream answered HTTP {response.status_code}.")
+            raise RelayError(self._clean(code), self._clean(message))
+        return answer
+
+    def _pause(
+        self, wait_s: float, context: RunContext, deadline: float, progress: int, last_fault: str | None = None
+    ) -> None:
+        """Sleep ``wait_s`` in slices of at most a second, reporting progress (so cancel and drain are heard)."""
+        end = self._clock() + wait_s
+        while True:
+            context.on_step(progress, 100)
+            now = self._clock()
+            if now >= deadline:
+                why = f" (last upstream fault: {last_fault})" if last_fault else ""
+                raise RelayError(
+                    DEADLINE_CODE,
+                    f"The upstream did not finish within {self._entry.deadline_s:g} s of the submit{why}.",
+                )
+            if now >= end:
+                return
+            self._sleep(min(1.0, end - now, max(deadline - now, 0.01)))
+
+    # -- download --------------------------------------------------------------------------------------------------
+
+    def _download(self, url: str, context: RunContext) -> Path:
+        limits = FetchLimits(
+            max_bytes=self._entry.download_max_bytes,
+            timeout_s=self._entry.download_timeout_s,
+            allow_private=self._entry.allow_private,
+            data_uris=False,
+        )
+        # InputDownloadFailed (BadRequest.InputDownloadFailed) names the field and the host, never the signed URL.
+        field = InputField("video_url", "upstream video")
+        return fetch_input(url, context.scratch_dir / "upstream.mp4", limits, field).path
+
+    def _clean(self, text: str) -> str:
+        """An upstream text made safe to store: the key cut out (also its Bearer form), and its length bounded."""
+        if self._key:
+            text = text.replace(self._key, _REDACTED)
+        return text[:_MESSAGE_LIMIT]
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After as seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
