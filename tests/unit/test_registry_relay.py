@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
 
 import pytest
@@ -83,3 +85,18 @@ def test_the_key_variable_must_be_set_when_the_backend_is_built(monkeypatch: pyt
     assert backend.device == "relay:relay.example.com"
     assert backend.capabilities.forwards_request
     assert "sk-secret-value" not in repr(entry)
+
+
+def test_a_relay_worker_loads_no_torch() -> None:
+    code = (
+        "import os, sys, tomllib, videosynth.worker.process\n"
+        "from videosynth.backends.factories import build_backend\n"
+        "from videosynth.registry import parse_registry\n"
+        "from videosynth.settings import Settings\n"
+        f"registry = parse_registry(tomllib.loads({_GOOD!r}), 'r.toml')\n"
+        "os.environ['UPSTREAM_KEY'] = 'k'\n"
+        "build_backend(Settings(), registry.entry_for('wan2.7-t2v'))\n"
+        "heavy = sorted({'torch', 'diffusers', 'videosynth.backends.wan'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
