@@ -10,20 +10,24 @@ from pathlib import Path
 from typing import BinaryIO
 
 import av
+import httpx
 import numpy as np
 import numpy.typing as npt
 import pytest
 from PIL import Image
-from tests.support.fake_backend import FakeBackend, frames_for
+from tests.support.fake_backend import FAKE_CAPABILITIES, FakeBackend, frames_for
 from tests.support.tasks import make_task
 
-from videosynth.backends.base import GenerationJob, RunContext
+from videosynth.backends.base import Backend, GenerationJob, RunContext
+from videosynth.backends.relay import RelayBackend
 from videosynth.domain.errors import InvalidParameter
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.media.encode import encode_mp4
 from videosynth.media.probe import probe
 from videosynth.media.thumbnails import SPRITE_TILE_WIDTH
+from videosynth.prompting.base import ExtensionOutcome, PromptExtender
 from videosynth.prompting.extender import NoExtension
+from videosynth.registry import RelayEntry
 from videosynth.storage.keys import Variant, blob_key
 from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
@@ -59,14 +63,21 @@ class Harness:
         params = {"duration": 2, "prompt_extend": False, **request}
         return self.tasks.create(replace(task, request=replace(task.request, **params)))  # type: ignore[arg-type]
 
-    def worker(self, fake: FakeBackend, worker_id: str = "w1", blobs: BlobStore | None = None) -> Worker:
+    def worker(
+        self,
+        fake: Backend,
+        worker_id: str = "w1",
+        blobs: BlobStore | None = None,
+        extender: PromptExtender | None = None,
+    ) -> Worker:
         scratch = self.tmp_path / f"scratch-{worker_id}"
         scratch.mkdir(exist_ok=True)
         config = WorkerConfig(
             worker_id, LEASE_S, heartbeat_s=0.05, max_attempts=3, poll_interval_s=0.01, scratch_dir=scratch
         )
         self.metrics[worker_id] = WorkerMetrics()
-        return Worker(self.tasks, blobs or self.blobs, fake, NoExtension(), config, self.metrics[worker_id])
+        extender = extender or NoExtension()
+        return Worker(self.tasks, blobs or self.blobs, fake, extender, config, self.metrics[worker_id])
 
     def get(self, task_id: str) -> Task:
         task = self.tasks.get(task_id)
@@ -386,3 +397,45 @@ def test_a_lease_lost_mid_generation_stops_it_at_the_next_step(harness: Harness)
     assert (taken.status, taken.result_key) == (TaskStatus.RUNNING, None)
     assert harness.results() == []
     assert harness.finished("LOST") == 1
+
+
+# --------------------------------------------------------------------------------------------------- relay
+
+
+class _NoCallsExtender:
+    """An extender a relay's worker must never call: the upstream extends the prompt itself."""
+
+    def extend(self, prompt: str) -> ExtensionOutcome:
+        raise AssertionError(f"extended {prompt!r} locally")
+
+
+def test_a_backend_that_forwards_the_request_gets_no_local_extension_and_no_audio_fetch(harness: Harness) -> None:
+    # A URL that cannot be fetched: the worker would fail the task if it downloaded it itself.
+    task = harness.submit(prompt_extend=True, audio_url="http://127.0.0.1:9/a.mp3", prompt="a fox")
+    fake = FakeBackend(
+        video=_mp4(harness.tmp_path / "up.mp4", 8), capabilities=replace(FAKE_CAPABILITIES, forwards_request=True)
+    )
+    worker = harness.worker(fake)
+    worker._extender = _NoCallsExtender()
+    assert worker.run_once()
+    done = harness.get(task.task_id)
+    assert done.status == TaskStatus.SUCCEEDED, (done.error_code, done.error_message)
+    assert fake.jobs[0].prompt == "a fox" and fake.contexts[0].request.audio_url == "http://127.0.0.1:9/a.mp3"
+
+
+def test_an_upstream_error_echoing_the_relay_key_does_not_leak_into_the_task(harness: Harness) -> None:
+    key = "sk-relay-key-never-shown"
+
+    def upstream(request: httpx.Request) -> httpx.Response:
+        body = {"request_id": "r", "code": "InvalidApiKey", "message": f"Invalid API-key provided: {key}"}
+        return httpx.Response(401, json=body)
+
+    entry = RelayEntry(name="cloud", base_url="http://up.test", api_key_env="K", upstream_model="wan2.7-t2v")
+    relay = RelayBackend(entry, key, transport=httpx.MockTransport(upstream), sleep=lambda s: None)
+    task = harness.submit()
+    worker = harness.worker(relay)
+    assert worker.run_once()
+    failed = harness.get(task.task_id)
+    assert (failed.status, failed.error_code) == (TaskStatus.FAILED, "InvalidApiKey")
+    assert failed.error_message == "Invalid API-key provided: [redacted]"
+    assert failed.backend_state == {}  # refused at submit: no upstream task to resume
