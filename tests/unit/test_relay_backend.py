@@ -261,3 +261,17 @@ def test_loopback_video_urls_are_refused_unless_the_entry_allows_them(tmp_path: 
     done = _status("SUCCEEDED", video_url=f"{mp4_server}/v.mp4")
     with pytest.raises(InputDownloadFailed, match="private or local address"):
         _backend(Upstream([_ACCEPTED], [done]), Clock(), allow_private=False).run(run.job, run.context)
+
+
+def test_a_size_a_wan27_upstream_cannot_make_is_refused_before_any_submit(tmp_path: Path) -> None:
+    upstream = Upstream([_ACCEPTED], [_ACCEPTED])
+    run = Run(tmp_path, width=1024, height=576)
+    with pytest.raises(RelayError, match="1024x576 cannot be relayed") as caught:
+        _backend(upstream, Clock()).run(run.job, run.context)
+    assert caught.value.code == "InvalidParameter" and upstream.requests == []
+
+
+def test_the_tier_is_read_from_the_size(tmp_path: Path) -> None:
+    run = Run(tmp_path, width=1104, height=832, resolution="720P", ratio="16:9")
+    body = _backend(Upstream([_ACCEPTED], [_ACCEPTED]), Clock()).body(run.job, run.context)
+    assert (body["parameters"]["resolution"], body["parameters"]["ratio"]) == ("720P", "4:3")

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from videosynth.backends.base import Capabilities, FinishedVideo, Frames, GenerationJob, RunContext
+from videosynth.domain.catalog import WAN27_SIZES
 from videosynth.domain.errors import VideosynthError
 from videosynth.media.fetch import FetchLimits, InputField, fetch_input
 from videosynth.registry.relay_entry import RelayEntry
@@ -162,7 +163,8 @@ class RelayBackend:
             inputs["audio_url"] = request.audio_url
         parameters: dict[str, Any] = {}
         if self._entry.upstream_model.startswith("wan2.7"):
-            parameters.update(resolution=request.resolution, ratio=request.ratio)
+            resolution, ratio = self._tier(request.width, request.height)
+            parameters.update(resolution=resolution, ratio=ratio)
         else:
             parameters["size"] = f"{request.width}*{request.height}"
         parameters.update(
@@ -172,6 +174,19 @@ class RelayBackend:
             seed=job.seed,
         )
         return {"model": self._entry.upstream_model, "input": inputs, "parameters": parameters}
+
+    def _tier(self, width: int, height: int) -> tuple[str, str]:
+        """The wan2.7 (resolution, ratio) that makes exactly width × height. A size outside that table (an OpenAI
+        request may ask for any) is refused before the submit: the upstream would bill for a video we must reject."""
+        for resolution, ratios in WAN27_SIZES.items():
+            for ratio, size in ratios.items():
+                if size == (width, height):
+                    return resolution, ratio
+        raise RelayError(
+            "InvalidParameter",
+            f"{self._entry.upstream_model} upstream makes only its official sizes (e.g. 1280x720); "
+            f"{width}x{height} cannot be relayed.",
+        )
 
     def _submit(self, job: GenerationJob, context: RunContext, submitted_at: float) -> str:
         headers = {"X-DashScope-Async": "enable", "Idempotency-Key": context.task_id}
