@@ -19,6 +19,7 @@ from videosynth.api.deps import (
     AuthorizationHeader,
     KeyDep,
     ServiceDep,
+    idempotency_key,
     poll_inputs,
     result_url,
     service_of,
@@ -70,11 +71,11 @@ async def create_task(request: Request) -> JSONResponse:
     # The caller first: a bad key is a 401 whatever else is wrong with the create (headers, body).
     headers, service = request.headers, service_of(request)
     key = await service.authenticate(headers.get("authorization"))
-    idempotency_key = _create_headers(headers)
+    retry_key = _create_headers(headers)
     body = await read_json(request)
     draft = read_create_body(body)
     request_id = request_id_of(request)
-    task = await service.submit(key, draft, request_id, idempotency_key, body=body)
+    task = await service.submit(key, draft, request_id, retry_key, body=body)
     return JSONResponse(
         {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
     )
@@ -84,10 +85,7 @@ def _create_headers(headers: Headers) -> str | None:
     """The create's Idempotency-Key, once its headers are found acceptable."""
     if (headers.get("x-dashscope-async") or "").strip().lower() != "enable":
         raise AccessDenied(SYNC_CALLS_MESSAGE)
-    idempotency_key = headers.get("idempotency-key")
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise InvalidParameter("The Idempotency-Key header must be 1 to 255 characters.")
-    return idempotency_key
+    return idempotency_key(headers)
 
 
 async def query_task(request: Request) -> JSONResponse:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Header, Request
+from starlette.datastructures import Headers
 
 from videosynth.api.fast_route import openapi_inputs
+from videosynth.domain.errors import InvalidParameter
 from videosynth.domain.task import Task
 from videosynth.service import TaskService
 from videosynth.store.protocols import ApiKey
@@ -32,6 +34,14 @@ AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
 
 # What every dialect's poll (a FastRoute) reads off its request, as its OpenAPI description.
 POLL_INPUTS = openapi_inputs(path=["task_id"], headers=["Authorization"])
+
+
+def idempotency_key(headers: Headers) -> str | None:
+    """A create's Idempotency-Key header (any dialect), refused unless 1 to 255 characters."""
+    key = headers.get("idempotency-key")
+    if key is not None and not 0 < len(key) <= 255:
+        raise InvalidParameter("The Idempotency-Key header must be 1 to 255 characters.")
+    return key
 
 
 def service_of(request: Request) -> TaskService:

@@ -17,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from videosynth.api.body import media_type, read_form, read_json
 from videosynth.api.context import request_id_of
-from videosynth.api.deps import POLL_INPUTS, KeyDep, ServiceDep, poll_inputs, service_of
+from videosynth.api.deps import POLL_INPUTS, KeyDep, ServiceDep, idempotency_key, poll_inputs, service_of
 from videosynth.api.fast_route import add_fast_route, openapi_inputs
 from videosynth.api.openai_routes import OpenAIFastRoute, OpenAIRoute
 from videosynth.api.openai_wire import read_create_body, remix_draft
@@ -84,10 +84,7 @@ async def create_video(request: Request) -> JSONResponse:
     key = await service.authenticate(request.headers.get("authorization"))
     body, files = await _create_body(request)
     draft = read_create_body(body, service.model_names(), service.openai_default_model, files)
-    idempotency_key = request.headers.get("idempotency-key")
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= 255:
-        raise InvalidParameter("The Idempotency-Key header must be 1 to 255 characters.")
-    task = await service.submit(key, draft, request_id_of(request), idempotency_key, body=body)
+    task = await service.submit(key, draft, request_id_of(request), idempotency_key(request.headers), body=body)
     return _video_response(task, service)
 
 
