@@ -236,8 +236,7 @@ class TaskService:
             self._tasks.cancel(task_id, key.key_id, self._now_ms())
         removed = self._tasks.delete(task_id, key.key_id)
         if removed is None:
-            if self.get(key, task_id) is None:
-                raise NotFound(f"No video or task found with id '{task_id}'.")
+            self.own_task(key, task_id)  # NotFound when it went meanwhile; else it is still running
             raise Conflict("The video is being generated and cannot be deleted until it completes or fails.")
         return removed
 
@@ -275,6 +274,3 @@ class TaskService:
     def openai_default_model(self) -> str:
         """The model of an OpenAI create that names none of ours (sora-2…)."""
         return self._settings.openai_default_model
-
-    def model_spec(self, name: str) -> ModelSpec | None:
-        return self._models.get(name)
