@@ -1,4 +1,4 @@
-"""Read a JSON request body defensively: any malformed input is a 400 that says what is wrong."""
+"""Read a request body (JSON, or a form) defensively: any malformed input is a 400 that says what is wrong."""
 
 from __future__ import annotations
 

@@ -4,7 +4,8 @@
 JSON, plus videosynth's extension fields ``negative_prompt``, ``seed``, ``watermark`` and ``prompt_extend``.
 ``model`` names one of our models; any other name (``sora-2``, the SDK's default) or none means the configured
 default. ``seconds`` is a string of an integer the model supports; ``size`` is ``WIDTHxHEIGHT`` from the model's
-size table. ``input_reference`` (image-to-video) is refused. Unknown fields are ignored.
+size table or any other the model can make (domain.draft.ExactSize.any_size). ``input_reference``
+(image-to-video) is refused. Unknown fields are ignored.
 """
 
 from __future__ import annotations

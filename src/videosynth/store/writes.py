@@ -6,7 +6,7 @@ in its busy handler), and on PostgreSQL two batches holding one key's creates wa
 more threads cost more GIL handovers. No write runs on the event loop: a commit there (an fsync, or a wait for
 the lock a worker holds) would stall every poll meanwhile, and polls go on all the while a video renders.
 
-Creates that arrive together are written as one batch (coalesce.py): one transaction, one commit, one thread
+Creates that arrive together are written as one batch (store/coalesce.py): one transaction, one commit, one thread
 hop for all of them, one batch at a time (more batches in flight measured no faster on either database).
 """
 
