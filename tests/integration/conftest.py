@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, delete
 from tests.support.postgres import pg_schema, reachable_pg_url
 
+from videosynth.storage.local import LocalBlobStore
 from videosynth.store import migrate
 from videosynth.store.engine import make_engine
 from videosynth.store.keys import SqlKeyStore
@@ -91,3 +92,9 @@ def task_store(engine: Engine) -> SqlTaskStore:
 @pytest.fixture
 def key_store(engine: Engine) -> SqlKeyStore:
     return SqlKeyStore(engine)
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> LocalBlobStore:
+    """A local result folder of the test's own (its signing key a constant: links are not what is tested)."""
+    return LocalBlobStore(tmp_path / "results", b"secret")

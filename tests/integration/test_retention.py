@@ -27,11 +27,6 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-def blobs(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "results", b"secret")
-
-
 class FailingBlobs:
     """A blob store that is down: every delete fails."""
 

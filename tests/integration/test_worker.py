@@ -46,11 +46,6 @@ def backend() -> str:
     return "sqlite"
 
 
-@pytest.fixture
-def blobs(tmp_path: Path) -> LocalBlobStore:
-    return LocalBlobStore(tmp_path / "results", b"secret")
-
-
 class Harness:
     """A task store, a blob folder and workers over them, each with its own backend and metrics."""
 
