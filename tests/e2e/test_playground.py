@@ -116,8 +116,9 @@ def test_a_video_is_made_watched_played_and_downloaded(
     video = page.locator("#current-video")
     sync_api.expect(video).to_be_visible()
     assert video.evaluate("v => v.loop && v.muted && v.autoplay")
-    page.wait_for_function("() => { const v = document.querySelector('#current-video'); "
-                           "return v.readyState >= 3 && v.currentTime > 0; }")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#current-video'); return v.readyState >= 3 && v.currentTime > 0; }"
+    )
     first = video.evaluate("v => v.currentTime")
     page.wait_for_function(f"() => document.querySelector('#current-video').currentTime != {first}")
 
@@ -138,8 +139,9 @@ def test_a_video_is_made_watched_played_and_downloaded(
     sync_api.expect(first_item).to_contain_text("SUCCEEDED")
     sync_api.expect(first_item).to_contain_text(f"Seed {seed}")
     sync_api.expect(first_item).to_contain_text("720P 16:9 · 2 s")
-    page.wait_for_function("() => { const i = document.querySelector('#history li img'); "
-                           "return i && i.complete && i.naturalWidth > 0; }")
+    page.wait_for_function(
+        "() => { const i = document.querySelector('#history li img'); return i && i.complete && i.naturalWidth > 0; }"
+    )
     screenshot(page, shots, "finished")
     console.assert_clean()
 
