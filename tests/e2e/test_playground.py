@@ -62,6 +62,15 @@ class Console:
         assert [error for error in self.errors if not error.startswith(allowed)] == []
 
 
+@pytest.fixture(scope="module")
+def throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """No worker, and at most two tasks queued per key: the third create is throttled."""
+    env = {"VIDEOSYNTH_KEY_MAX_QUEUED": "2"}
+    running = Server(tmp_path_factory.mktemp("throttled"), env, worker=False).start()
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def page(browser: sync_api.Browser) -> Iterator[sync_api.Page]:
     context = browser.new_context(viewport=WIDTHS["desktop"], accept_downloads=True)
@@ -186,6 +195,7 @@ def test_refusals_are_shown_next_to_their_field(page: sync_api.Page, server: Ser
     sync_api.expect(error).to_contain_text("501 characters")
     sync_api.expect(error).to_contain_text("limit is 500")
     sync_api.expect(page.get_by_label("Negative prompt")).to_have_attribute("aria-invalid", "true")
+    sync_api.expect(page.get_by_label("Negative prompt")).to_be_focused()  # the keyboard lands on the fault
     assert creates == []
     screenshot(page, shots, "refused")
 
@@ -227,3 +237,33 @@ def test_a_pending_task_is_canceled_and_found_again_after_reload(
     sync_api.expect(found.get_by_role("button", name=f"Cancel task {task_id}")).to_have_count(0)
     screenshot(page, shots, "history")
     console.assert_clean()
+
+
+def test_rerun_keeps_the_seed_and_throttling_is_explained(page: sync_api.Page, throttled: Server) -> None:
+    console = Console(page)
+    open_with_key(page, throttled, throttled.create_key("throttled"))
+    page.get_by_label("Prompt", exact=True).fill("The same shot twice")
+    page.get_by_label("Seed").fill("7")
+    page.get_by_label("Ratio", exact=True).select_option("1:1")
+    generate = page.get_by_role("button", name="Generate")
+    generate.focus()
+    page.keyboard.press("Enter")  # keyboard only, from here on
+    sync_api.expect(page.locator("#history li")).to_have_count(1)
+    first_id = page.locator("#history li").first.get_attribute("data-task-id")
+
+    page.get_by_role("button", name=f"Re-run task {first_id} with seed 7").focus()
+    page.keyboard.press("Enter")
+    sync_api.expect(page.locator("#history li")).to_have_count(2)
+    items = page.locator("#history li")
+    assert items.nth(1).get_attribute("data-task-id") == first_id  # newest first
+    for index in range(2):
+        sync_api.expect(items.nth(index)).to_contain_text("Seed 7")
+        sync_api.expect(items.nth(index)).to_contain_text("720P 1:1")
+
+    generate.focus()
+    page.keyboard.press("Enter")
+    error = page.locator("#form-error")
+    sync_api.expect(error).to_contain_text("Too many requests")
+    sync_api.expect(error).to_contain_text("limit 2")
+    sync_api.expect(page.locator("#history li")).to_have_count(2)
+    console.assert_clean(429)
