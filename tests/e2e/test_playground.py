@@ -3,14 +3,18 @@ watch it play, download it, refuse what the form or the server refuses, cancel a
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
-from tests.support.server import CREATE_PATH, Server
+from tests.support.server import CREATE_PATH, Server, headers
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -73,7 +77,9 @@ def throttled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture
 def page(browser: sync_api.Browser) -> Iterator[sync_api.Page]:
-    context = browser.new_context(viewport=WIDTHS["desktop"], accept_downloads=True)
+    context = browser.new_context(
+        viewport=WIDTHS["desktop"], accept_downloads=True, permissions=["clipboard-read", "clipboard-write"]
+    )
     opened = context.new_page()
     opened.set_default_timeout(WAIT_MS)
     yield opened
@@ -117,7 +123,6 @@ def test_a_video_is_made_watched_played_and_downloaded(
     status = page.locator("#current-status")
     sync_api.expect(status).not_to_be_empty()
     seen = _states_until_final(page)
-    print("states seen:", seen)
     assert seen[-1] == ("SUCCEEDED", "100"), seen
     assert len(set(seen)) > 1 and seen[0] != seen[-1], seen
 
@@ -140,6 +145,21 @@ def test_a_video_is_made_watched_played_and_downloaded(
     curl = page.locator("#curl").text_content() or ""
     assert "$DASHSCOPE_API_KEY" in curl and key not in curl
     assert f'"seed": {seed}' in curl and CREATE_PATH in curl and '"negative_prompt": "blur"' in curl
+    page.get_by_role("button", name="Copy as curl").click()
+    sync_api.expect(page.locator("#copy-status")).to_contain_text("Copied")
+    assert page.evaluate("() => navigator.clipboard.readText()") == curl
+    if shutil.which("curl"):  # the copied command works in a shell, with the key from the environment
+        ran = subprocess.run(
+            ["bash", "-c", curl],
+            check=True,
+            env={**os.environ, "DASHSCOPE_API_KEY": key},
+            capture_output=True,
+            timeout=60,
+        )
+        made = json.loads(ran.stdout)["output"]
+        assert made["task_status"] == "PENDING", ran.stderr
+        # Not needed to run: canceled unless the worker took it already (then it just makes a second video).
+        httpx.post(f"{server.base_url}/api/v1/tasks/{made['task_id']}/cancel", headers=headers(key), timeout=30)
     assert key not in page.url
     assert page.evaluate("() => Object.values(sessionStorage)") == [key]
 
