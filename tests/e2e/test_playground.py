@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import CREATE_PATH, Server, headers
+from tests.support.server import CREATE_PATH, Server, headers, submit
 
 sync_api = pytest.importorskip("playwright.sync_api")
 
@@ -229,10 +229,11 @@ def test_refusals_are_shown_next_to_their_field(page: sync_api.Page, server: Ser
 
 
 def test_a_pending_task_is_canceled_and_found_again_after_reload(
-    page: sync_api.Page, api_only: Server, api_only_key: str, shots: Path
+    page: sync_api.Page, api_only: Server, shots: Path
 ) -> None:
     console = Console(page)
-    open_with_key(page, api_only, api_only_key)
+    key = api_only.create_key("playground-history")  # its own key: the history holds this test's tasks only
+    open_with_key(page, api_only, key)
     page.get_by_label("Prompt", exact=True).fill("A queue that never moves")
     page.get_by_label("Seed").fill("4242")
     page.get_by_label("Watermark").check()
@@ -249,7 +250,15 @@ def test_a_pending_task_is_canceled_and_found_again_after_reload(
     sync_api.expect(page.locator(f'#history li[data-task-id="{task_id}"]')).to_contain_text("CANCELED")
     sync_api.expect(page.locator("#current-status")).to_have_text("CANCELED")
 
+    # Five newer tasks push it to the history's second page; a reload keeps the key (session storage).
+    for number in range(5):
+        body = {"model": "wan2.7-t2v", "input": {"prompt": f"newer {number}"}}
+        assert submit(api_only.base_url, key, body).is_success
     page.reload()
+    sync_api.expect(page.locator("#page-info")).to_have_text("Page 1 of 2 (6 tasks)")
+    sync_api.expect(page.locator("#history li").first).to_contain_text("newer 4")
+    page.get_by_role("button", name="Older").click()
+    sync_api.expect(page.locator("#page-info")).to_have_text("Page 2 of 2 (6 tasks)")
     found = page.locator(f'#history li[data-task-id="{task_id}"]')
     sync_api.expect(found).to_contain_text("CANCELED")
     sync_api.expect(found).to_contain_text("Seed 4242")

@@ -78,7 +78,9 @@ function showCurrent(taskId, body) {
       render(update);
       if (update.status === "PENDING" || update.status === "RUNNING") return;
       clearInterval(elapsedTimer);
-      tickElapsed();
+      const taken = serverSeconds(update.output);
+      if (taken === null) tickElapsed();
+      else $("current-elapsed").textContent = `${taken} s`;
       if (isFinal(update.status)) loadHistory();
       if (update.status === "SUCCEEDED" && !body.parameters.seed && update.output.seed !== undefined) {
         // The server chose the seed: the curl names it, so running it makes this same video.
@@ -90,6 +92,13 @@ function showCurrent(taskId, body) {
       $("current-error").hidden = false;
     },
   );
+}
+
+// From submit to end by the server's own clock ("YYYY-MM-DD hh:mm:ss.mmm", both in its zone); null without both.
+function serverSeconds(output) {
+  const at = (text) => (text ? Date.parse(text.replace(" ", "T")) : NaN);
+  const taken = at(output.end_time) - at(output.submit_time);
+  return Number.isFinite(taken) ? Math.round(taken / 1000) : null;
 }
 
 function render({ status, progress, output }) {

@@ -28,7 +28,17 @@ function describeParameters(body) {
   return `${body.model} · ${size} · ${p.duration} s · ${flags.filter(Boolean).join(" · ")}`;
 }
 
+// A task that went between the listing and its read (deleted, expired) shows as what the listing said.
 async function renderItem(summary) {
+  try {
+    return await renderTask(summary);
+  } catch (failure) {
+    const text = `${summary.status} · ${summary.model_name} · ${summary.task_id}: ${failure.message}`;
+    return element("li", {}, [element("div", { className: "thumb empty", textContent: "—" }), element("p", { className: "item-meta", textContent: text })]);
+  }
+}
+
+async function renderTask(summary) {
   const taskId = summary.task_id;
   const [query, parameters] = await Promise.all([api.query(taskId), api.parameters(taskId)]);
   const output = query.output;
