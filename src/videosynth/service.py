@@ -266,6 +266,16 @@ class TaskService:
         base = self._settings.public_base_url or base_url()
         return self._blobs.url(task.result_key, base, self._settings.url_ttl_s)
 
+    @property
+    def models(self) -> Mapping[str, ModelSpec]:
+        """The models this server serves, with the rules a create of each follows (the playground's model list)."""
+        return self._models
+
+    @property
+    def request_defaults(self) -> RequestDefaults:
+        """What a create that leaves a parameter out gets."""
+        return self._defaults
+
     def model_names(self) -> Collection[str]:
         """The models this server serves (a create naming another is refused, or mapped by a dialect)."""
         return self._models.keys()

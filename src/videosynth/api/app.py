@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from videosynth import __version__, compose
-from videosynth.api import apiyi, dashscope, files, metrics, openai_videos, ops
+from videosynth.api import apiyi, dashscope, files, metrics, openai_videos, ops, playground
 from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.dashscope_routes import render_dashscope_error
 from videosynth.api.errors import install_error_handlers
@@ -89,6 +89,7 @@ def create_app(settings: Settings, open_parts: OpenParts, serve_files: bool) -> 
     if serve_files:
         files.register(app)
     metrics.register(app, _queue_figures(app))
+    playground.register(app)  # the page and its read-only extensions, after every API route
     build_routes(app)
     return app
 
