@@ -7,10 +7,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from videosynth import __version__
 from videosynth.backends.base import Backend, GenerationAborted, GenerationJob, RunContext, StepCallback
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
@@ -18,6 +20,7 @@ from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
 from videosynth.media.probe import VideoInfo
+from videosynth.media.provenance import Claim, SigningIdentity, sign_mp4
 from videosynth.media.thumbnails import Images, images, images_of_mp4
 from videosynth.prompting.base import PromptExtender
 from videosynth.storage.keys import Variant, blob_key, content_type
@@ -53,6 +56,7 @@ class WorkerConfig:
     retention_s: float = 86_400.0
     retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
+    provenance: SigningIdentity | None = None  # signs each mp4's C2PA manifest; None: stored unsigned
 
 
 class Worker:
@@ -162,6 +166,9 @@ class Worker:
             beat.report(_ENCODING)
             with self._metrics.timed("encode", model):
                 video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
+            if self._config.provenance is not None:
+                with self._metrics.timed("sign", model):
+                    video = self._signed(task, video, scratch / "signed.mp4", self._config.provenance)
             if beat.lost.is_set():
                 raise GenerationAborted()
             with self._metrics.timed("upload", model):
@@ -169,6 +176,13 @@ class Worker:
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
         return key, video.info
+
+    @staticmethod
+    def _signed(task: Task, video: Video, dest: Path, identity: SigningIdentity) -> Video:
+        """The video with its C2PA manifest: AI-generated, by this model, now. The frames are the same."""
+        claim = Claim(task.request.model, datetime.now(UTC), "videosynth", __version__)
+        sign_mp4(video.path, dest, identity, claim)
+        return replace(video, path=dest)
 
     def _store_images(self, task: Task, video: Video, scratch: Path) -> None:
         """The video's thumbnail and spritesheet, stored after it and before the task finishes, so a client that sees
