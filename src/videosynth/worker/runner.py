@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import threading
@@ -19,17 +20,17 @@ from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
-from videosynth.media.probe import VideoInfo
 from videosynth.media.provenance import Claim, SigningIdentity, sign_mp4
 from videosynth.media.thumbnails import Images, images, images_of_mp4
-from videosynth.prompting.base import PromptExtender
-from videosynth.storage.keys import Variant, blob_key, content_type
+from videosynth.prompting.base import ExtensionOutcome, PromptExtender
+from videosynth.storage.keys import Variant, blob_key, content_type, record_key
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import TaskStore
 from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
 from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.output import Video, video_from
+from videosynth.worker.record import reproducibility_record
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +127,7 @@ class Worker:
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+            key, record = self._render(task, outcome.prompt if outcome else task.request.prompt, outcome, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -141,7 +142,7 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
+        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, record["output"]["seconds"])
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
@@ -150,19 +151,23 @@ class Worker:
             usage,
             outcome.actual_prompt if outcome else None,
             _extension_record(outcome.to_dict()) if outcome else None,
+            record,
         )
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo]:
+    def _render(
+        self, task: Task, prompt: str, outcome: ExtensionOutcome | None, beat: Heartbeat
+    ) -> tuple[str, dict[str, Any]]:
         key = blob_key(task.task_id, Variant.VIDEO)
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
             scratch = Path(scratch_name)
             # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
             audio = self._audio(task, scratch)
             plan, model = self._plan(task), task.request.model
+            job = self._job(task, prompt, plan)
             with self._metrics.timed("generate", model):
-                output = self._backend.run(self._job(task, prompt, plan), self._context(task, beat, scratch))
+                output = self._backend.run(job, self._context(task, beat, scratch))
             beat.report(_ENCODING)
             with self._metrics.timed("encode", model):
                 video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
@@ -175,7 +180,10 @@ class Worker:
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
-        return key, video.info
+            actual_prompt = outcome.actual_prompt if outcome else None
+            record = reproducibility_record(task, prompt, actual_prompt, plan, video.info, self._backend.recipe(job))
+            self._store_record(task, record, scratch)
+        return key, record
 
     @staticmethod
     def _signed(task: Task, video: Video, dest: Path, identity: SigningIdentity) -> Video:
@@ -183,6 +191,18 @@ class Worker:
         claim = Claim(task.request.model, datetime.now(UTC), "videosynth", __version__)
         sign_mp4(video.path, dest, identity, claim)
         return replace(video, path=dest)
+
+    def _store_record(self, task: Task, record: dict[str, Any], scratch: Path) -> None:
+        """The record as a JSON sidecar next to the video. The copy stored with the task is the one that counts, so
+        a failure here, like the images', costs only the sidecar."""
+        try:
+            path = scratch / "record.json"
+            path.write_text(json.dumps(record, ensure_ascii=False, indent=2))
+            self._blobs.put_file(record_key(task.task_id), path, "application/json")
+        except Exception:
+            log.exception(
+                "task record sidecar failed; the record is kept with the task", extra={"task_id": task.task_id}
+            )
 
     def _store_images(self, task: Task, video: Video, scratch: Path) -> None:
         """The video's thumbnail and spritesheet, stored after it and before the task finishes, so a client that sees
