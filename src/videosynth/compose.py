@@ -86,6 +86,7 @@ def readiness_check(settings: Settings, stores: ApiStores, blobs: BlobStore) -> 
             checks["database"] = {"ok": False, "error": type(exc).__name__}
         checks["storage"] = {"ok": _storage_ok(blobs, settings)}
         checks["prompt_extension"] = _describe_extension(settings)
+        checks["provenance"] = describe_provenance(settings)  # informational: unsigned output is still served
         return {"ready": all(c["ok"] for c in checks.values() if isinstance(c, dict)), **checks}
 
     return readiness
@@ -106,6 +107,13 @@ def _describe_extension(settings: Settings) -> str:
     from videosynth.prompting.factory import describe
 
     return describe(settings)
+
+
+def describe_provenance(settings: Settings) -> dict[str, Any]:
+    """/readyz's word on provenance: whether videos are signed, and with which certificate file."""
+    if settings.c2pa_cert_file is None:
+        return {"ok": True, "signed": False, "reason": "no C2PA certificate configured (VIDEOSYNTH_C2PA_CERT_FILE)"}
+    return {"ok": True, "signed": True, "certificate": str(settings.c2pa_cert_file), "alg": settings.c2pa_alg}
 
 
 def results_are_local(settings: Settings) -> bool:

@@ -7,7 +7,7 @@ import secrets
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEMO_MODEL = "demo"
@@ -82,6 +82,16 @@ class Settings(BaseSettings):
         False, description="Allow input.audio_url on private/loopback addresses (off: no SSRF into your network)."
     )
 
+    # C2PA provenance: every stored mp4 carries a signed manifest declaring it AI-generated (off without a cert).
+    c2pa_cert_file: Path | None = Field(
+        None, description="PEM certificate chain (signer first) that signs each mp4's C2PA manifest; none: unsigned."
+    )
+    c2pa_key_file: Path | None = Field(None, description="PEM private key of c2pa_cert_file's signer.")
+    c2pa_alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = Field(
+        "es256", description="C2PA signature algorithm; must match the key's type."
+    )
+    c2pa_timestamp_url: str | None = Field(None, description="RFC 3161 timestamp authority for C2PA signatures.")
+
     default_resolution: Literal["720P", "1080P"] = Field("720P", description="wan2.7 resolution when omitted.")
     default_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = Field("16:9", description="wan2.7 ratio default.")
     openai_default_model: str = Field(
@@ -89,11 +99,17 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
-    @field_validator("data_dir", "results_dir")
+    @field_validator("data_dir", "results_dir", "c2pa_cert_file", "c2pa_key_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Child processes (the embedded worker) must see the same folder whatever their cwd.
         return value.expanduser().resolve() if value is not None else None
+
+    @model_validator(mode="after")
+    def _c2pa_pair(self) -> Settings:
+        if (self.c2pa_cert_file is None) != (self.c2pa_key_file is None):
+            raise ValueError("set both VIDEOSYNTH_C2PA_CERT_FILE and VIDEOSYNTH_C2PA_KEY_FILE, or neither")
+        return self
 
     @property
     def is_demo_model(self) -> bool:

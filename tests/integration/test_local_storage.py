@@ -51,13 +51,14 @@ def test_every_variant_key_is_a_valid_key_of_its_own(store: LocalBlobStore, tmp_
 
 def test_a_task_has_blobs_under_its_recorded_key_and_its_variants() -> None:
     assert stored_keys("t1", None) == []  # no result: nothing was stored
-    assert stored_keys("t1", "t1.mp4") == ["t1.mp4", "t1.thumbnail.jpg", "t1.spritesheet.jpg"]
+    assert stored_keys("t1", "t1.mp4") == ["t1.mp4", "t1.thumbnail.jpg", "t1.spritesheet.jpg", "t1.record.json"]
     # A result recorded under an older scheme is still the one that goes first (and is deleted).
     assert stored_keys("t1", "results/t1.mp4") == [
         "results/t1.mp4",
         "t1.mp4",
         "t1.thumbnail.jpg",
         "t1.spritesheet.jpg",
+        "t1.record.json",
     ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import logging
 import time
 from dataclasses import replace
@@ -108,8 +109,8 @@ class Harness:
             return np.asarray(frames[index].to_ndarray(format="rgb24"), dtype=np.uint8)
 
 
-def _images_for(task_id: str) -> list[str]:
-    return [f"{task_id}.spritesheet.jpg", f"{task_id}.thumbnail.jpg"]
+def _sidecars_for(task_id: str) -> list[str]:
+    return [f"{task_id}.record.json", f"{task_id}.spritesheet.jpg", f"{task_id}.thumbnail.jpg"]
 
 
 @pytest.fixture
@@ -154,7 +155,21 @@ def test_a_task_is_claimed_generated_encoded_stored_and_finished_with_its_usage(
     assert (job.width, job.height, job.num_frames, job.seed, job.prompt) == (80, 48, 9, task.seed, task.request.prompt)
     [context] = fake.contexts
     assert (context.task_id, context.request, context.state) == (task.task_id, task.request, {})
-    assert harness.results() == sorted([f"{task.task_id}.mp4", *_images_for(task.task_id)])
+    assert harness.results() == sorted([f"{task.task_id}.mp4", *_sidecars_for(task.task_id)])
+    # The reproducibility record: with the task, and the same as the JSON sidecar next to the video.
+    record = done.record
+    assert json.loads(harness.blobs.path(f"{task.task_id}.record.json").read_text()) == record
+    assert (record["model"], record["seed"], record["orig_prompt"]) == (
+        task.request.model,
+        task.seed,
+        task.request.prompt,
+    )
+    assert record["model_prompt"] == task.request.prompt and record["actual_prompt"] is None  # no extension
+    assert record["parameters"]["watermark"] is True and record["parameters"]["duration"] == 2
+    assert "seed" not in record["parameters"] and "prompt" not in record["parameters"]
+    assert record["generation"] == {"width": 80, "height": 48, "frames": 9, "fps": 4}
+    assert record["output"] == {"width": WIDTH, "height": HEIGHT, "frames": 8, "seconds": 2.0}
+    assert record["backend"] == {"backend": "fake", "steps": 3, "device": "fake"}
     assert not any((harness.tmp_path / "scratch-w1").iterdir())  # the task's scratch folder is gone
     assert harness.finished("SUCCEEDED") == 1
     assert not worker.run_once()  # nothing left to claim
@@ -287,7 +302,7 @@ def test_a_failure_to_make_the_images_still_succeeds_with_the_video(
 
     done = harness.get(task.task_id)
     assert (done.status, done.result_key) == (TaskStatus.SUCCEEDED, f"{task.task_id}.mp4")
-    assert harness.results() == [f"{task.task_id}.mp4"]
+    assert harness.results() == [f"{task.task_id}.mp4", f"{task.task_id}.record.json"]
     assert probe(harness.blobs.path(f"{task.task_id}.mp4")).frames == 8
     assert harness.finished("SUCCEEDED") == 1
     failures = [r for r in caplog.records if r.message.startswith("task images failed")]

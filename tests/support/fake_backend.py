@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -52,6 +53,9 @@ class FakeBackend:
     jobs: list[GenerationJob] = field(default_factory=list)
     contexts: list[RunContext] = field(default_factory=list)
     steps_done: int = 0
+
+    def recipe(self, job: GenerationJob) -> dict[str, Any]:
+        return {"backend": "fake", "steps": self.steps, "device": self.device}
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
         self.jobs.append(job)

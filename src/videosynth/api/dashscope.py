@@ -56,6 +56,8 @@ def render_task(task: Task, video_url: str | None, zone: tzinfo) -> dict[str, An
         output["actual_prompt"] = task.actual_prompt
     if task.extension:
         output["prompt_extension"] = task.extension
+    if task.record:
+        output["reproducibility"] = task.record  # extension: how to make the same video again (worker/record.py)
     if video_url:
         output["video_url"] = video_url
     if task.status is TaskStatus.FAILED:

@@ -84,7 +84,30 @@ class Backend(Protocol):
         """Where the work runs, for metrics labels ("cuda:0", "cpu", an upstream's name)."""
         ...
 
+    def recipe(self, job: GenerationJob) -> dict[str, Any]:
+        """How this backend makes ``job`` (checkpoint and its hash, sampler, device, versions; an upstream's name),
+        for the task's reproducibility record. JSON values only; never a secret."""
+        ...
+
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
         """Frames of exactly (job.num_frames, job.height, job.width, 3), uint8, for the runner to fit, mark and
         encode; or a FinishedVideo to store as it is."""
         ...
+
+
+def library_versions(*distributions: str) -> dict[str, str | None]:
+    """Installed versions of videosynth and the given distributions (None: not installed), for records."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    found: dict[str, str | None] = {}
+    for name in ("videosynth", "python", *distributions):
+        if name == "python":
+            import platform
+
+            found[name] = platform.python_version()
+            continue
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = None
+    return found

@@ -24,7 +24,14 @@ from typing import Any
 
 import httpx
 
-from videosynth.backends.base import Capabilities, FinishedVideo, Frames, GenerationJob, RunContext
+from videosynth.backends.base import (
+    Capabilities,
+    FinishedVideo,
+    Frames,
+    GenerationJob,
+    RunContext,
+    library_versions,
+)
 from videosynth.domain.catalog import WAN27_SIZES
 from videosynth.domain.errors import VideosynthError
 from videosynth.media.fetch import FetchLimits, InputField, fetch_input
@@ -133,6 +140,17 @@ class RelayBackend:
 
     def close(self) -> None:
         self._client.close()
+
+    def recipe(self, job: GenerationJob) -> dict[str, Any]:
+        """The upstream makes the video: its model and address (never the key) are what a rerun needs."""
+        return {
+            "backend": "relay",
+            "entry": self._entry.name,
+            "upstream_model": self._entry.upstream_model,
+            "upstream": self._entry.base_url,
+            "device": self.device,
+            "versions": library_versions(),
+        }
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
         upstream_id = context.state.get(STATE_KEY)

@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from videosynth.backends.base import Capabilities, Frames, GenerationJob, RunContext, StepCallback
+from videosynth.backends.base import Capabilities, Frames, GenerationJob, RunContext, StepCallback, library_versions
+from videosynth.backends.checkpoint_hash import checkpoint_sha256
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -43,6 +44,8 @@ class WanGenerator:
     capabilities: Capabilities
     settings: Settings
     device: str  # resolved: "cuda", "cuda:1", "cpu"
+    checkpoint: str | None = None  # the folder or hub id it was loaded from (None: built in memory)
+    checkpoint_sha256: str | None = None  # the folder's content hash, for reproducibility records
     # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
 
@@ -65,8 +68,12 @@ class WanGenerator:
             torch.set_num_threads(settings.torch_threads)
         device = resolve_device(settings.device)
         dtype = resolve_dtype(settings.dtype if settings.dtype != "auto" else entry.dtype, device)
-        pipe = load_pipeline(_checkpoint(entry, settings), dtype)
-        return cls.from_pipeline(pipe, entry, settings, device)
+        checkpoint = _checkpoint(entry, settings)
+        pipe = load_pipeline(checkpoint, dtype)
+        generator = cls.from_pipeline(pipe, entry, settings, device)
+        generator.checkpoint = checkpoint
+        generator.checkpoint_sha256 = checkpoint_sha256(checkpoint, settings.data_dir / "cache" / "checkpoints")
+        return generator
 
     @classmethod
     def from_pipeline(cls, pipe: Any, entry: WanEntry, settings: Settings, device: str) -> WanGenerator:
@@ -79,6 +86,31 @@ class WanGenerator:
     def run(self, job: GenerationJob, context: RunContext) -> Frames:
         """The Backend seam: a local model makes frames; the worker fits, marks and encodes them."""
         return self.generate(job, context.on_step)
+
+    def recipe(self, job: GenerationJob) -> dict[str, Any]:
+        """How this generator makes ``job``: checkpoint, sampler, precision, device and library versions."""
+        import torch
+
+        entry, pipe = self.entry, self.pipe
+        kwargs = self.pipeline_kwargs(job)
+        return {
+            "backend": "wan",
+            "entry": entry.name,
+            "checkpoint": self.checkpoint,
+            "checkpoint_sha256": self.checkpoint_sha256,
+            "pipeline": type(pipe).__name__,
+            "steps": kwargs["num_inference_steps"],
+            "guidance_scale": kwargs["guidance_scale"],
+            "guidance_scale_2": kwargs.get("guidance_scale_2"),
+            "scheduler": type(self.scheduler_for(job.width, job.height)).__name__,
+            "flow_shift": entry.flow_shift_for(job.width, job.height),
+            "max_sequence_length": kwargs["max_sequence_length"],
+            "dtype": str(pipe.transformer.dtype).removeprefix("torch."),
+            "device": self.device,
+            "torch_threads": torch.get_num_threads(),
+            "noise": "torch.Generator('cpu').manual_seed(seed)",
+            "versions": library_versions("diffusers", "transformers", "torch"),
+        }
 
     def generate(self, job: GenerationJob, on_step: StepCallback) -> Frames:
         import torch

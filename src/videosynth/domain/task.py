@@ -77,6 +77,8 @@ class Task:
     usage: dict[str, Any] = field(default_factory=dict)
     # What the backend saved while working on it (e.g. an upstream's task id), kept across re-claims.
     backend_state: dict[str, Any] = field(default_factory=dict)
+    # How the video was made, to make it again (worker/record.py); {} until it SUCCEEDED.
+    record: dict[str, Any] = field(default_factory=dict)
 
 
 def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:

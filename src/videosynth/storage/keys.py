@@ -25,6 +25,11 @@ def blob_key(task_id: str, variant: Variant = Variant.VIDEO) -> str:
     return f"{task_id}{_SUFFIXES[variant]}"
 
 
+def record_key(task_id: str) -> str:
+    """The task's reproducibility record, a JSON sidecar next to its video."""
+    return f"{task_id}.record.json"
+
+
 def content_type(variant: Variant) -> str:
     """The Content-Type a variant's blob is stored with, and that a download of it should carry."""
     return CONTENT_TYPES[variant]
@@ -34,5 +39,5 @@ def stored_keys(task_id: str, result_key: str | None) -> list[str]:
     """Every key a task may have blobs under: its recorded result and each variant's. None without a result."""
     if result_key is None:
         return []
-    variants = [blob_key(task_id, variant) for variant in Variant]
+    variants = [*(blob_key(task_id, variant) for variant in Variant), record_key(task_id)]
     return [result_key, *(key for key in variants if key != result_key)]

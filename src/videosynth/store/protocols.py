@@ -128,6 +128,7 @@ class TaskStore(Protocol):
         usage: dict[str, Any],
         actual_prompt: str | None = None,
         extension: dict[str, Any] | None = None,
+        record: dict[str, Any] | None = None,
     ) -> bool: ...
 
     def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool: ...

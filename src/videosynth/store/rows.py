@@ -57,6 +57,7 @@ TASK_COLUMNS: tuple[FieldColumn, ...] = (
     FieldColumn("extension_json", "extension", load=_json_object),
     FieldColumn("usage_json", "usage", load=_json_object),
     FieldColumn("backend_state_json", "backend_state", load=_json_object),
+    FieldColumn("record_json", "record", load=_json_object),
 )
 
 # Columns a raw DBAPI read hands over as JSON text (SQLite) rather than decoded.

@@ -59,6 +59,7 @@ tasks = Table(
     Column("updated_ms", BigInteger, nullable=False),
     # The backend's own state (migration 0005), written only under the worker's lease; it survives a re-claim.
     Column("backend_state_json", JSON, nullable=False, server_default=text("'{}'")),
+    Column("record_json", JSON, nullable=False, server_default=text("'{}'")),
     # claim: WHERE status='PENDING' AND model IN (…) ORDER BY submit_ms; also serves requeue's status filter.
     Index("ix_tasks_claim", "status", "model", "submit_ms"),
     # listing: a key's tasks newest first.

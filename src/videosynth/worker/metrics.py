@@ -27,8 +27,8 @@ from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
-Phase = Literal["queue_wait", "extend", "generate", "encode", "upload", "images"]
-PHASES: tuple[Phase, ...] = ("queue_wait", "extend", "generate", "encode", "upload", "images")
+Phase = Literal["queue_wait", "extend", "generate", "encode", "sign", "upload", "images"]
+PHASES: tuple[Phase, ...] = ("queue_wait", "extend", "generate", "encode", "sign", "upload", "images")
 # How a worker's turn with a task ended. RELEASED: given back on shutdown; LOST: the lease was lost (another
 # worker or the requeue sweep owns the task now), so this worker's result was discarded.
 FINISH_STATUSES = frozenset({"SUCCEEDED", "FAILED", "RELEASED", "LOST"})

@@ -9,6 +9,7 @@ from types import FrameType
 
 from videosynth import compose
 from videosynth.backends.factories import build_backend
+from videosynth.media.provenance import SigningIdentity
 from videosynth.prompting.factory import build_extender, preload
 from videosynth.registry import registry_for_settings
 from videosynth.settings import Settings
@@ -38,6 +39,7 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         audio=AudioPolicy(settings.audio_max_bytes, settings.audio_timeout_s, settings.audio_allow_private),
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
+        provenance=signing_identity(settings),
     )
     extender = build_extender(settings)
     preload(extender)
@@ -46,6 +48,16 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         server = metrics.serve(settings.worker_metrics_port)
         log.info("worker metrics", extra={"url": f"http://{server.host}:{server.port}/metrics"})
     return Worker(tasks, compose.blob_store(settings), backend, extender, config, metrics)
+
+
+def signing_identity(settings: Settings) -> SigningIdentity | None:
+    """The C2PA signing identity, read and checked now; None (said in the log) when none is configured."""
+    if settings.c2pa_cert_file is None or settings.c2pa_key_file is None:
+        log.warning("no C2PA certificate configured: videos carry no provenance manifest (README: Provenance)")
+        return None
+    return SigningIdentity.from_files(
+        settings.c2pa_cert_file, settings.c2pa_key_file, settings.c2pa_alg, settings.c2pa_timestamp_url
+    )
 
 
 def run_worker(settings: Settings, model: str | None = None) -> None:

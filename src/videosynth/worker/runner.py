@@ -2,31 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from videosynth import __version__
 from videosynth.backends.base import Backend, GenerationAborted, GenerationJob, RunContext, StepCallback
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
-from videosynth.media.probe import VideoInfo
+from videosynth.media.provenance import Claim, SigningIdentity, sign_mp4
 from videosynth.media.thumbnails import Images, images, images_of_mp4
-from videosynth.prompting.base import PromptExtender
-from videosynth.storage.keys import Variant, blob_key, content_type
+from videosynth.prompting.base import ExtensionOutcome, PromptExtender
+from videosynth.storage.keys import Variant, blob_key, content_type, record_key
 from videosynth.storage.protocols import BlobStore
 from videosynth.store.protocols import TaskStore
 from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
 from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.output import Video, video_from
+from videosynth.worker.record import reproducibility_record
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +57,7 @@ class WorkerConfig:
     retention_s: float = 86_400.0
     retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
+    provenance: SigningIdentity | None = None  # signs each mp4's C2PA manifest; None: stored unsigned
 
 
 class Worker:
@@ -122,7 +127,7 @@ class Worker:
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+            key, record = self._render(task, outcome.prompt if outcome else task.request.prompt, outcome, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -137,7 +142,7 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
+        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, record["output"]["seconds"])
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
@@ -146,29 +151,58 @@ class Worker:
             usage,
             outcome.actual_prompt if outcome else None,
             _extension_record(outcome.to_dict()) if outcome else None,
+            record,
         )
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo]:
+    def _render(
+        self, task: Task, prompt: str, outcome: ExtensionOutcome | None, beat: Heartbeat
+    ) -> tuple[str, dict[str, Any]]:
         key = blob_key(task.task_id, Variant.VIDEO)
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
             scratch = Path(scratch_name)
             # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
             audio = self._audio(task, scratch)
             plan, model = self._plan(task), task.request.model
+            job = self._job(task, prompt, plan)
             with self._metrics.timed("generate", model):
-                output = self._backend.run(self._job(task, prompt, plan), self._context(task, beat, scratch))
+                output = self._backend.run(job, self._context(task, beat, scratch))
             beat.report(_ENCODING)
             with self._metrics.timed("encode", model):
                 video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
+            if self._config.provenance is not None:
+                with self._metrics.timed("sign", model):
+                    video = self._signed(task, video, scratch / "signed.mp4", self._config.provenance)
             if beat.lost.is_set():
                 raise GenerationAborted()
             with self._metrics.timed("upload", model):
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
-        return key, video.info
+            actual_prompt = outcome.actual_prompt if outcome else None
+            record = reproducibility_record(task, prompt, actual_prompt, plan, video.info, self._backend.recipe(job))
+            self._store_record(task, record, scratch)
+        return key, record
+
+    @staticmethod
+    def _signed(task: Task, video: Video, dest: Path, identity: SigningIdentity) -> Video:
+        """The video with its C2PA manifest: AI-generated, by this model, now. The frames are the same."""
+        claim = Claim(task.request.model, datetime.now(UTC), "videosynth", __version__)
+        sign_mp4(video.path, dest, identity, claim)
+        return replace(video, path=dest)
+
+    def _store_record(self, task: Task, record: dict[str, Any], scratch: Path) -> None:
+        """The record as a JSON sidecar next to the video. The copy stored with the task is the one that counts, so
+        a failure here, like the images', costs only the sidecar."""
+        try:
+            path = scratch / "record.json"
+            path.write_text(json.dumps(record, ensure_ascii=False, indent=2))
+            self._blobs.put_file(record_key(task.task_id), path, "application/json")
+        except Exception:
+            log.exception(
+                "task record sidecar failed; the record is kept with the task", extra={"task_id": task.task_id}
+            )
 
     def _store_images(self, task: Task, video: Video, scratch: Path) -> None:
         """The video's thumbnail and spritesheet, stored after it and before the task finishes, so a client that sees

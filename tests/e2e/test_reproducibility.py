@@ -1,0 +1,67 @@
+"""A task's reproducibility record, in its detail and beside its video, is enough to make the same frames again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from tests.support.server import Server, submit, wait_final
+
+
+def _frames(url: str, path: Path) -> np.ndarray:
+    import av
+
+    path.write_bytes(httpx.get(url, timeout=30).content)
+    with av.open(str(path)) as container:
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def _made(server: Server, key: str, body: dict[str, Any]) -> dict[str, Any]:
+    created = submit(server.base_url, key, body)
+    assert created.status_code == 200, created.text
+    done = wait_final(server.base_url, key, created.json()["output"]["task_id"])
+    assert done["output"]["task_status"] == "SUCCEEDED", done
+    output: dict[str, Any] = done["output"]
+    return output
+
+
+def test_the_record_says_how_the_video_was_made_and_a_rerun_gives_the_same_frames(
+    server: Server, key: str, tmp_path: Path
+) -> None:
+    body = {
+        "model": "wan2.7-t2v",
+        "input": {"prompt": "a paper boat on a pond", "negative_prompt": "blur"},
+        "parameters": {"resolution": "720P", "ratio": "1:1", "duration": 2, "watermark": False},
+    }
+    first = _made(server, key, body)
+    record = first["reproducibility"]
+    assert record["seed"] == first["seed"] and record["model"] == "wan2.7-t2v"
+    assert record["parameters"]["ratio"] == "1:1" and record["parameters"]["negative_prompt"] == "blur"
+    assert record["model_prompt"] == "a paper boat on a pond"  # prompt extension is off on this server
+    backend = record["backend"]
+    assert backend["backend"] == "wan" and backend["pipeline"] == "WanPipeline" and backend["device"] == "cpu"
+    assert len(backend["checkpoint_sha256"]) == 64 and backend["torch_threads"] == 1
+    assert {"videosynth", "diffusers", "torch", "transformers", "python"} <= set(backend["versions"])
+    assert record["generation"]["frames"] >= record["output"]["frames"] == 32  # 2 s at 16 fps
+
+    params = record["parameters"]
+    rerun = {
+        "model": record["model"],
+        "input": {"prompt": record["model_prompt"], "negative_prompt": params["negative_prompt"]},
+        "parameters": {
+            "resolution": params["resolution"],
+            "ratio": params["ratio"],
+            "duration": params["duration"],
+            "watermark": params["watermark"],
+            "prompt_extend": False,
+            "seed": record["seed"],
+        },
+    }
+    second = _made(server, key, rerun)
+    assert second["reproducibility"]["backend"] == backend
+    np.testing.assert_array_equal(
+        _frames(first["video_url"], tmp_path / "first.mp4"), _frames(second["video_url"], tmp_path / "second.mp4")
+    )
