@@ -96,6 +96,12 @@ def test_the_seed_flow_is_answered_through_the_relay(relay: tuple[Server, str, S
     assert (info.width, info.height, info.codec) == (1280, 720, "h264")
     upstream_tasks = [t for t in _upstream_tasks(upstream, upstream_key) if t["status"] == "SUCCEEDED"]
     assert upstream_tasks, "the upstream made no video"
+    # What the upstream reported is what our task shows: its usage block, its seed, its actual prompt if any.
+    theirs = query(upstream.base_url, upstream_key, str(upstream_tasks[0]["task_id"]))
+    mine = query(ours.base_url, key, task_id)
+    assert mine["usage"] == theirs["usage"], (mine, theirs)
+    assert mine["output"]["seed"] == theirs["output"]["seed"] == 7
+    assert mine["output"].get("actual_prompt") == theirs["output"].get("actual_prompt")
 
 
 def test_an_upstream_refusal_fails_our_task_with_its_code(relay: tuple[Server, str, Server, str]) -> None:

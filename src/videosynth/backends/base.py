@@ -57,6 +57,11 @@ class FinishedVideo:
     """
 
     path: Path
+    # What the upstream reported, carried into our task where given: the prompt it used (after its extension),
+    # the seed it used, and its usage block (what it billed; else ours is computed from the stored mp4).
+    actual_prompt: str | None = None
+    seed: int | None = None
+    usage: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

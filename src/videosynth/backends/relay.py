@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 
 from videosynth.backends.base import Capabilities, FinishedVideo, Frames, GenerationJob, RunContext
-from videosynth.domain.catalog import WAN27_SIZES
+from videosynth.domain.catalog import SEED_MAX, WAN27_SIZES
 from videosynth.domain.errors import VideosynthError
 from videosynth.media.fetch import FetchLimits, InputField, fetch_input
 from videosynth.registry.relay_entry import RelayEntry
@@ -37,6 +37,7 @@ TASK_PATH = "/api/v1/tasks/{task_id}"
 STATE_KEY = "upstream_task_id"
 _SUBMITTED_KEY = "upstream_submitted_at"  # epoch seconds: the deadline counts from the first submit
 _MESSAGE_LIMIT = 500
+_PROMPT_LIMIT = 10_000  # an upstream's extended prompt, stored as our actual_prompt
 _REDACTED = "[redacted]"
 # Progress reported to on_step (out of 100) while the upstream works: it gives none of its own.
 _PENDING_PROGRESS, _RUNNING_PROGRESS, _DOWNLOAD_PROGRESS = 5, 50, 95
@@ -147,9 +148,15 @@ class RelayBackend:
             log.info("relay resumed", extra={"task_id": context.task_id, "upstream_task_id": upstream_id})
         deadline = float(submitted_at if isinstance(submitted_at, int | float) else self._clock())
         deadline += self._entry.deadline_s
-        video_url = self._wait(upstream_id, context, deadline)
+        answer = self._wait(upstream_id, context, deadline)
         context.on_step(_DOWNLOAD_PROGRESS, 100)
-        return FinishedVideo(self._download(video_url, context))
+        output = answer["output"]
+        return FinishedVideo(
+            self._download(output["video_url"], context),
+            actual_prompt=_text(output.get("actual_prompt")),
+            seed=_integer(output.get("seed")),
+            usage=_usage(answer.get("usage")),
+        )
 
     # -- submit ----------------------------------------------------------------------------------------------------
 
@@ -201,17 +208,19 @@ class RelayBackend:
 
     # -- poll ------------------------------------------------------------------------------------------------------
 
-    def _wait(self, upstream_id: str, context: RunContext, deadline: float) -> str:
+    def _wait(self, upstream_id: str, context: RunContext, deadline: float) -> Mapping[str, Any]:
+        """The upstream's SUCCEEDED answer (its ``output`` has a video_url); RelayError on any other end."""
         backoff = Backoff(self._entry.poll_initial_s, self._entry.poll_max_s)
         path = TASK_PATH.format(task_id=upstream_id)
         while True:
-            output = self._call("GET", path, context, deadline).get("output") or {}
+            answer = self._call("GET", path, context, deadline)
+            output = answer.get("output") or {}
             status = output.get("task_status")
             if status == "SUCCEEDED":
                 url = output.get("video_url")
                 if not isinstance(url, str) or not url:
                     raise RelayError(BAD_ANSWER_CODE, "The upstream task SUCCEEDED without a video_url.")
-                return url
+                return answer
             if status == "FAILED":
                 code = str(output.get("code") or "InternalError")
                 raise RelayError(self._clean(code), self._clean(str(output.get("message") or "The upstream failed.")))
@@ -299,6 +308,22 @@ class RelayBackend:
         if self._key:
             text = text.replace(self._key, _REDACTED)
         return text[:_MESSAGE_LIMIT]
+
+
+def _text(value: object) -> str | None:
+    return value[:_PROMPT_LIMIT] if isinstance(value, str) and value else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= SEED_MAX else None
+
+
+def _usage(value: object) -> dict[str, Any] | None:
+    """The upstream's usage block, its scalar fields only (a usage block is flat in every model family)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {str(k): v for k, v in value.items() if isinstance(v, str | int | float | bool)}
+    return kept or None
 
 
 def _retry_after(value: str | None) -> float | None:

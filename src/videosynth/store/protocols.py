@@ -128,6 +128,7 @@ class TaskStore(Protocol):
         usage: dict[str, Any],
         actual_prompt: str | None = None,
         extension: dict[str, Any] | None = None,
+        seed: int | None = None,  # the seed the video was really made with, when not the stored one (an upstream's)
     ) -> bool: ...
 
     def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool: ...

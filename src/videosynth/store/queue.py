@@ -201,6 +201,7 @@ class SqlTaskStore:
         usage: dict[str, Any],
         actual_prompt: str | None = None,
         extension: dict[str, Any] | None = None,
+        seed: int | None = None,
     ) -> bool:
         values: dict[str, Any] = {
             "end_ms": now_ms,
@@ -215,6 +216,8 @@ class SqlTaskStore:
             values["actual_prompt"] = actual_prompt
         if extension is not None:
             values["extension_json"] = extension
+        if seed is not None:
+            values["seed"] = seed
         return self._update_owned(task_id, worker_id, values, SUCCEED)
 
     def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool:

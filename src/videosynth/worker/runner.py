@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videosynth.backends.base import Backend, GenerationAborted, GenerationJob, RunContext, StepCallback
+from videosynth.backends.base import Backend, FinishedVideo, GenerationAborted, GenerationJob, RunContext, StepCallback
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
@@ -122,7 +122,7 @@ class Worker:
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+            key, info, upstream = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -138,19 +138,25 @@ class Worker:
             return
         spec = PUBLIC_MODELS.get(task.request.model)
         usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
+        actual_prompt = outcome.actual_prompt if outcome else None
+        if upstream is not None:  # what the upstream reported wins: it made the video (and billed for it)
+            usage = dict(upstream.usage) if upstream.usage else usage
+            actual_prompt = upstream.actual_prompt or actual_prompt
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
             _now_ms(),
             key,
             usage,
-            outcome.actual_prompt if outcome else None,
+            actual_prompt,
             _extension_record(outcome.to_dict()) if outcome else None,
+            upstream.seed if upstream is not None else None,
         )
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo]:
+    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo, FinishedVideo | None]:
+        """The stored video's key and facts, and the backend's FinishedVideo when it made the mp4 whole."""
         key = blob_key(task.task_id, Variant.VIDEO)
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
             scratch = Path(scratch_name)
@@ -168,7 +174,7 @@ class Worker:
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
-        return key, video.info
+        return key, video.info, output if isinstance(output, FinishedVideo) else None
 
     def _store_images(self, task: Task, video: Video, scratch: Path) -> None:
         """The video's thumbnail and spritesheet, stored after it and before the task finishes, so a client that sees
