@@ -22,6 +22,7 @@ RELAY_KEYS: Mapping[str, type] = {
     "api_key_env": str,
     "upstream_model": str,
     "max_concurrency": int,
+    "poll_qps": float,
     "deadline_s": float,
     "allow_private": bool,
     "poll_initial_s": float,
@@ -41,7 +42,11 @@ class RelayEntry:
     base_url: str  # the upstream's root, before /api/v1/… (a relay's /wan prefix included)
     api_key_env: str  # the environment variable holding the upstream key (read when the backend is built)
     upstream_model: str  # the upstream's model name, e.g. "wan2.7-t2v"
-    max_concurrency: int = 1  # upstream tasks in flight; a worker runs one task at a time (run this many workers)
+    # Upstream tasks in flight, across every relay worker (slots in the store); a worker runs one task at a time.
+    max_concurrency: int = 1
+    # Requests a second to this upstream account (base_url + key), shared by every relay worker through the store:
+    # DashScope allows 20 task queries a second per account.
+    poll_qps: float = 20.0
     deadline_s: float = 1800.0  # an upstream task not finished this long after its submit fails our task
     allow_private: bool = False  # base_url / video_url on private or loopback addresses (a LAN or test upstream)
     poll_initial_s: float = 1.0  # first wait between polls; doubles (with jitter) up to poll_max_s
@@ -82,7 +87,7 @@ def parse_relay_entry(name: str, body: Mapping[str, Any], source: str) -> RelayE
     for key in ("max_concurrency", "download_max_bytes"):
         if values.get(key, 1) < 1:
             raise RegistryError(f"{source}: {where} {key} must be ≥ 1, got {values[key]}")
-    for key in ("deadline_s", "poll_initial_s", "poll_max_s", "request_timeout_s", "download_timeout_s"):
+    for key in ("deadline_s", "poll_qps", "poll_initial_s", "poll_max_s", "request_timeout_s", "download_timeout_s"):
         if values.get(key, 1.0) <= 0:
             raise RegistryError(f"{source}: {where} {key} must be > 0, got {values[key]}")
     return RelayEntry(name=name, **values)
