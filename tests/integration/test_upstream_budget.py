@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import Engine
-
 from tests.support.threads import run_together
+
 from videosynth.store.engine import make_engine
 from videosynth.store.upstream_budget import PollBudget, UpstreamLimits, upstream_name
 

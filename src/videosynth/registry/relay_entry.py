@@ -64,6 +64,11 @@ class RelayEntry:
     def duration_limit(self) -> ServedLimit | None:
         return None
 
+    @property
+    def table_sizes_only(self) -> bool:
+        # The upstream is asked for wan2.7 resolution/ratio or a legacy size: both name only table sizes.
+        return True
+
 
 def parse_relay_entry(name: str, body: Mapping[str, Any], source: str) -> RelayEntry:
     where = f"[models.{name!r}]"
