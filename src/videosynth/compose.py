@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from videosynth.service import CancelForwarder
 from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
@@ -106,6 +107,15 @@ def _describe_extension(settings: Settings) -> str:
     from videosynth.prompting.factory import describe
 
     return describe(settings)
+
+
+def cancel_forwarder(settings: Settings) -> CancelForwarder | None:
+    """What forwards a cancel of a running relayed task upstream; None when no public name is relayed."""
+    from videosynth.registry import registry_for_settings
+    from videosynth.upstream_cancel import UpstreamCancels
+
+    cancels = UpstreamCancels.from_registry(registry_for_settings(settings))
+    return cancels if cancels.routes else None
 
 
 def results_are_local(settings: Settings) -> bool:

@@ -27,6 +27,11 @@ class GenerationAborted(Exception):
     """Raised from a step callback: the lease was lost or the worker is shutting down."""
 
 
+class WorkCanceled(Exception):
+    """Raised by a backend whose work was canceled where it ran (an upstream canceled the task forwarded to it, on
+    our cancel): the task ends CANCELED, with this message."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
     fps: int

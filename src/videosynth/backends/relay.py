@@ -14,7 +14,6 @@ in a message (it is cut out of anything the upstream echoes).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -25,19 +24,19 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine
 
-from videosynth.backends.base import Capabilities, FinishedVideo, Frames, GenerationJob, RunContext
+from videosynth.backends.base import Capabilities, FinishedVideo, Frames, GenerationJob, RunContext, WorkCanceled
 from videosynth.backends.relay_metrics import Outcome, RelayMetrics
 from videosynth.domain.catalog import SEED_MAX, WAN27_SIZES
 from videosynth.domain.errors import VideosynthError
 from videosynth.media.fetch import FetchLimits, InputField, fetch_input
-from videosynth.registry.relay_entry import RelayEntry
+from videosynth.registry.relay_entry import UPSTREAM_TASK_STATE_KEY, RelayEntry, upstream_key
 from videosynth.store.upstream_budget import PollBudget, UpstreamLimits, upstream_name
 
 log = logging.getLogger(__name__)
 
 CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
 TASK_PATH = "/api/v1/tasks/{task_id}"
-STATE_KEY = "upstream_task_id"
+STATE_KEY = UPSTREAM_TASK_STATE_KEY
 _SUBMITTED_KEY = "upstream_submitted_at"  # epoch seconds: the deadline counts from the first submit
 _MESSAGE_LIMIT = 500
 _PROMPT_LIMIT = 10_000  # an upstream's extended prompt, stored as our actual_prompt
@@ -48,7 +47,6 @@ _BUDGET_TRIES = 100  # refusals of the shared poll budget before one request goe
 # The relay's own codes (the upstream's codes pass through as they are).
 DEADLINE_CODE = "Relay.DeadlineExceeded"
 UNKNOWN_CODE = "Relay.UpstreamTaskUnknown"
-CANCELED_CODE = "Relay.UpstreamCanceled"
 BAD_ANSWER_CODE = "Relay.BadUpstreamResponse"
 
 
@@ -58,10 +56,6 @@ class RelayError(VideosynthError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-class RelayConfigError(ValueError):
-    """The relay backend cannot be built (its key variable is not set)."""
 
 
 class _Transient(Exception):
@@ -156,7 +150,7 @@ class RelayBackend:
         self._metrics.in_flight(self._entry.base_url, 1)
         try:
             return self._relay(job, context, upstream_id if resumed else None, submitted_at)
-        except RelayError:  # the upstream task ended (or was never made): its slot is free
+        except (RelayError, WorkCanceled):  # the upstream task ended (or was never made): its slot is free
             self._let_go(context)
             raise
         finally:
@@ -291,8 +285,8 @@ class RelayBackend:
             if status == "FAILED":
                 code = str(output.get("code") or "InternalError")
                 raise RelayError(self._clean(code), self._clean(str(output.get("message") or "The upstream failed.")))
-            if status == "CANCELED":
-                raise RelayError(CANCELED_CODE, f"The upstream task {upstream_id} was canceled.")
+            if status == "CANCELED":  # our cancel, forwarded (backends/relay_cancel.py), or the upstream's own
+                raise WorkCanceled(f"The upstream task {upstream_id} was canceled.")
             if status == "UNKNOWN":
                 raise RelayError(
                     UNKNOWN_CODE, f"The upstream does not know task {upstream_id} (expired, or not this key's)."
@@ -380,18 +374,6 @@ class RelayBackend:
         if self._key:
             text = text.replace(self._key, _REDACTED)
         return text[:_MESSAGE_LIMIT]
-
-
-def upstream_key(entry: RelayEntry, environ: Mapping[str, str] | None = None) -> str:
-    """The entry's upstream key, from the variable it names; RelayConfigError when that is not set."""
-    env = os.environ if environ is None else environ
-    key = env.get(entry.api_key_env, "").strip()
-    if not key:
-        raise RelayConfigError(
-            f"model {entry.name!r} is relayed with the key in ${entry.api_key_env}, which is not set "
-            "in this process's environment"
-        )
-    return key
 
 
 def _outcome(status: int) -> Outcome:

@@ -7,6 +7,7 @@ upstream task and stores the mp4 it made. An upstream has no duration cap of our
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +17,8 @@ from videosynth.registry.fields import COMMON_ENTRY_KEYS, only_keys, typed_keys
 from videosynth.registry.model import ModelEntry, RegistryError
 
 RELAY_BACKEND = "relay"
+# The upstream's task id in our task's backend_state, saved right after the submit (its presence: submitted).
+UPSTREAM_TASK_STATE_KEY = "upstream_task_id"
 
 RELAY_KEYS: Mapping[str, type] = {
     "base_url": str,
@@ -103,3 +106,19 @@ def relay_entry(entry: ModelEntry) -> RelayEntry:
     if not isinstance(entry, RelayEntry):
         raise RegistryError(f"model {entry.name!r} is served by the {entry.backend!r} backend, not by relay")
     return entry
+
+
+class RelayConfigError(ValueError):
+    """The entry's key variable is not set where the key is needed (a relay worker, an API forwarding a cancel)."""
+
+
+def upstream_key(entry: RelayEntry, environ: Mapping[str, str] | None = None) -> str:
+    """The entry's upstream key, from the variable it names; RelayConfigError when that is not set."""
+    env = os.environ if environ is None else environ
+    key = env.get(entry.api_key_env, "").strip()
+    if not key:
+        raise RelayConfigError(
+            f"model {entry.name!r} is relayed with the key in ${entry.api_key_env}, which is not set "
+            "in this process's environment"
+        )
+    return key

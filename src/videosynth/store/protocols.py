@@ -133,6 +133,10 @@ class TaskStore(Protocol):
 
     def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool: ...
 
+    def finish_canceled(self, task_id: str, worker_id: str, now_ms: int, message: str) -> bool:
+        """RUNNING → CANCELED by the task's worker: where the work ran (an upstream) it was canceled."""
+        ...
+
     def release(self, task_id: str, worker_id: str) -> bool:
         """RUNNING → PENDING on a worker's own shutdown; the attempt is not counted against the task."""
         ...

@@ -11,7 +11,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videosynth.backends.base import Backend, FinishedVideo, GenerationAborted, GenerationJob, RunContext, StepCallback
+from videosynth.backends.base import (
+    Backend,
+    FinishedVideo,
+    GenerationAborted,
+    GenerationJob,
+    RunContext,
+    StepCallback,
+    WorkCanceled,
+)
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
@@ -128,6 +136,11 @@ class Worker:
                 self._tasks.release(task.task_id, cfg.worker_id)
             self._metrics.task_finished("LOST" if beat.lost.is_set() else "RELEASED", model)
             log.warning("task given back", extra={"task_id": task.task_id, "lease_lost": beat.lost.is_set()})
+            return
+        except WorkCanceled as exc:
+            won = self._tasks.finish_canceled(task.task_id, cfg.worker_id, _now_ms(), str(exc))
+            self._metrics.task_finished("CANCELED" if won else "LOST", model, _since(task.submit_ms))
+            log.info("task canceled upstream", extra={"task_id": task.task_id})
             return
         except VideosynthError as exc:
             self._fail(task, exc.code, exc.message)
