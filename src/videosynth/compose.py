@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from videosynth.service import CancelForwarder
 from videosynth.settings import Settings
 from videosynth.storage.local import LocalBlobStore
 from videosynth.storage.protocols import BlobStore
@@ -114,6 +115,15 @@ def describe_provenance(settings: Settings) -> dict[str, Any]:
     if settings.c2pa_cert_file is None:
         return {"ok": True, "signed": False, "reason": "no C2PA certificate configured (VIDEOSYNTH_C2PA_CERT_FILE)"}
     return {"ok": True, "signed": True, "certificate": str(settings.c2pa_cert_file), "alg": settings.c2pa_alg}
+
+
+def cancel_forwarder(settings: Settings) -> CancelForwarder | None:
+    """What forwards a cancel of a running relayed task upstream; None when no public name is relayed."""
+    from videosynth.registry import registry_for_settings
+    from videosynth.upstream_cancel import UpstreamCancels
+
+    cancels = UpstreamCancels.from_registry(registry_for_settings(settings))
+    return cancels if cancels.routes else None
 
 
 def results_are_local(settings: Settings) -> bool:

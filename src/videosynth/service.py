@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from videosynth.domain.admission import Admission, AdmissionRefused
 from videosynth.domain.catalog import PUBLIC_MODELS, SEED_MAX, ModelSpec
@@ -47,6 +48,18 @@ from videosynth.store.protocols import (
 
 Clock = Callable[[], float]
 log = logging.getLogger(__name__)
+
+
+class CancelForwarder(Protocol):
+    """Cancels of tasks whose work runs elsewhere (a relay's upstream), built by the composition."""
+
+    def forwards(self, task: Task) -> bool:
+        """Whether the task's work was handed to an upstream this forwarder reaches."""
+        ...
+
+    def cancel(self, task: Task) -> None:
+        """Forward the cancel (blocking I/O); returns when accepted, raises a VideosynthError when refused."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,9 @@ class TaskService:
         writer: Writer,
         models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
         clock: Clock = time.time,
+        cancels: CancelForwarder | None = None,
     ) -> None:
+        self._cancels = cancels
         self._reader = reader
         self._writer = writer
         self._tasks = tasks
@@ -180,8 +195,14 @@ class TaskService:
         return NewTask(task, idempotency_key, digest, limits)
 
     async def cancel(self, key: ApiKey, task_id: str) -> None:
-        """PENDING → CANCELED (on the writer thread). Anything else, an unknown task included, is the same
-        UnsupportedOperation."""
+        """PENDING → CANCELED (on the writer thread). A RUNNING task handed to an upstream (a relay's) has the
+        cancel forwarded there and answers as the upstream did; its worker ends it CANCELED once the upstream
+        has. Anything else, an unknown task included, is the same UnsupportedOperation."""
+        if self._cancels is not None:
+            task = await asyncio.to_thread(self.get, key, task_id)
+            if task is not None and task.status is TaskStatus.RUNNING and self._cancels.forwards(task):
+                await asyncio.to_thread(self._cancels.cancel, task)
+                return
         await self._writer.run(functools.partial(self._cancel_now, key, task_id))
 
     def get(self, key: ApiKey, task_id: str) -> Task | None:

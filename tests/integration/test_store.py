@@ -100,7 +100,14 @@ def test_postgresql_migration_stays_in_the_urls_schema(pg_empty_url: str) -> Non
                 text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"),
                 {"schema": schema},
             ).scalars()
-            assert set(found) == {"tasks", "api_keys", "key_usage", "alembic_version"}
+            assert set(found) == {
+                "tasks",
+                "api_keys",
+                "key_usage",
+                "upstream_budget",
+                "upstream_slots",
+                "alembic_version",
+            }
     finally:
         engine.dispose()
     assert schema.startswith("vs_test_")

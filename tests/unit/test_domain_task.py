@@ -34,6 +34,7 @@ ALLOWED = {
     (S.RUNNING, S.SUCCEEDED),
     (S.RUNNING, S.FAILED),
     (S.RUNNING, S.PENDING),  # requeued after a lost lease
+    (S.RUNNING, S.CANCELED),  # by its relay worker: the upstream canceled the task it was forwarded
 }
 ALL_PAIRS = list(itertools.product(TaskStatus, TaskStatus))
 
@@ -118,7 +119,13 @@ def test_is_active(status: TaskStatus, active: bool) -> None:
 
 def test_exactly_the_transitions_into_a_final_status_free_a_slot() -> None:
     freeing = {(src, dst) for src, dst in ALLOWED if frees_a_slot(src, dst)}
-    assert freeing == {(S.PENDING, S.CANCELED), (S.PENDING, S.FAILED), (S.RUNNING, S.SUCCEEDED), (S.RUNNING, S.FAILED)}
+    assert freeing == {
+        (S.PENDING, S.CANCELED),
+        (S.PENDING, S.FAILED),
+        (S.RUNNING, S.SUCCEEDED),
+        (S.RUNNING, S.FAILED),
+        (S.RUNNING, S.CANCELED),
+    }
     assert not frees_a_slot(S.RUNNING, S.PENDING) and not frees_a_slot(S.PENDING, S.RUNNING)
     assert not frees_a_slot(S.SUCCEEDED, S.FAILED)  # never active: nothing to free
 

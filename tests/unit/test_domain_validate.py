@@ -482,3 +482,17 @@ def test_a_model_no_served_duration_fits_is_refused_whatever_is_asked(duration: 
 )
 def test_describe(value: object, shown: str) -> None:
     assert describe(value) == shown
+
+
+def test_a_model_served_by_its_size_table_only_refuses_any_other_size() -> None:
+    relayed = {"wan2.7-t2v": replace(PUBLIC_MODELS["wan2.7-t2v"], table_sizes_only=True)}
+    req = validate_draft(draft(size=any_size("1280x720")), models=relayed)
+    assert (req.width, req.height, req.resolution, req.ratio) == (1280, 720, "720P", "16:9")
+    error = refused(draft(size=any_size("1024x576")), Field.SIZE, _table_only_message(), models=relayed)
+    assert "any width" not in error.message
+
+
+def _table_only_message() -> str:
+    sizes = PUBLIC_MODELS["wan2.7-t2v"].allowed_sizes()
+    options = ", ".join(f"'{w}x{h}'" for w, h in sizes)
+    return f"size for model wan2.7-t2v must be one of {options} (widthxheight), got '1024x576' (a string)."

@@ -9,8 +9,9 @@ import tomllib
 import pytest
 
 from videosynth.backends.factories import build_backend
-from videosynth.backends.relay import RelayBackend, RelayConfigError
+from videosynth.backends.relay import RelayBackend
 from videosynth.registry import RegistryError, RelayEntry, parse_registry, relay_entry, served_models
+from videosynth.registry.relay_entry import RelayConfigError
 from videosynth.settings import Settings
 
 _GOOD = """

@@ -69,3 +69,19 @@ def test_the_longest_duration_of_an_entry() -> None:
 
 def test_the_packaged_registry_limits_nothing() -> None:
     assert served_models(load_registry()) == PUBLIC_MODELS
+
+
+def test_a_relay_entry_serves_only_the_size_table() -> None:
+    relayed = """
+[aliases]
+"wan2.7-t2v" = "cloud"
+[models.cloud]
+backend = "relay"
+base_url = "https://dashscope.aliyuncs.com"
+api_key_env = "DASHSCOPE_API_KEY"
+upstream_model = "wan2.7-t2v"
+"""
+    models = served_models(_registry(relayed))
+    assert models["wan2.7-t2v"].table_sizes_only
+    assert not models["wan2.6-t2v"].table_sizes_only  # routed nowhere: its rules as they are
+    assert not served_models(_registry(_CAPPED))["wan2.7-t2v"].table_sizes_only  # local weights make any size

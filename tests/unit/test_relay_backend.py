@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from videosynth.backends.base import FinishedVideo, GenerationJob, RunContext
+from videosynth.backends.base import FinishedVideo, GenerationJob, RunContext, WorkCanceled
 from videosynth.backends.relay import STATE_KEY, RelayBackend, RelayError
 from videosynth.domain.errors import InputDownloadFailed
 from videosynth.domain.request import GenerationRequest
@@ -221,14 +221,47 @@ def test_a_failed_upstream_task_passes_its_code_and_message_on(tmp_path: Path) -
     assert (caught.value.code, caught.value.message) == ("DataInspectionFailed", "inappropriate content [redacted]")
 
 
-@pytest.mark.parametrize(
-    ("answer", "code"), [("UNKNOWN", "Relay.UpstreamTaskUnknown"), ("CANCELED", "Relay.UpstreamCanceled")]
-)
-def test_unknown_and_canceled_upstream_tasks_fail_with_relay_codes(tmp_path: Path, answer: str, code: str) -> None:
+def test_an_unknown_upstream_task_fails_with_a_relay_code(tmp_path: Path) -> None:
     run = Run(tmp_path)
     with pytest.raises(RelayError) as caught:
-        _backend(Upstream([_ACCEPTED], [_status(answer)]), Clock()).run(run.job, run.context)
-    assert caught.value.code == code
+        _backend(Upstream([_ACCEPTED], [_status("UNKNOWN")]), Clock()).run(run.job, run.context)
+    assert caught.value.code == "Relay.UpstreamTaskUnknown"
+
+
+def test_a_canceled_upstream_task_cancels_ours(tmp_path: Path) -> None:
+    run = Run(tmp_path)
+    with pytest.raises(WorkCanceled, match="up-1 was canceled"):
+        _backend(Upstream([_ACCEPTED], [_status("CANCELED")]), Clock()).run(run.job, run.context)
+
+
+def test_the_upstream_prompt_seed_and_usage_come_back_with_the_video(tmp_path: Path, mp4_server: str) -> None:
+    usage = {"duration": 2, "video_count": 1, "SR": 720, "ratio": "16:9", "nested": {"dropped": True}}
+    done = httpx.Response(
+        200,
+        json={
+            "request_id": "r",
+            "output": {
+                "task_id": "up-1",
+                "task_status": "SUCCEEDED",
+                "video_url": f"{mp4_server}/v.mp4",
+                "actual_prompt": "a lighthouse at dusk, waves, gulls",
+                "seed": 42,
+            },
+            "usage": usage,
+        },
+    )
+    run = Run(tmp_path)
+    out = _backend(Upstream([_ACCEPTED], [done]), Clock()).run(run.job, run.context)
+    assert isinstance(out, FinishedVideo)
+    assert (out.actual_prompt, out.seed) == ("a lighthouse at dusk, waves, gulls", 42)
+    assert out.usage == {"duration": 2, "video_count": 1, "SR": 720, "ratio": "16:9"}  # scalars only
+
+
+def test_an_upstream_answer_without_extras_leaves_them_to_us(tmp_path: Path, mp4_server: str) -> None:
+    done = _status("SUCCEEDED", video_url=f"{mp4_server}/v.mp4", seed="not a number", actual_prompt="")
+    run = Run(tmp_path)
+    out = _backend(Upstream([_ACCEPTED], [done]), Clock()).run(run.job, run.context)
+    assert isinstance(out, FinishedVideo) and (out.actual_prompt, out.seed, out.usage) == (None, None, None)
 
 
 def test_an_upstream_that_never_finishes_fails_at_the_deadline(tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ def test_the_stores_transitions_and_which_free_a_slot() -> None:
         "SUCCEED": (S.RUNNING, S.SUCCEEDED, True),
         "FAIL": (S.RUNNING, S.FAILED, True),
         "REQUEUE": (S.RUNNING, S.PENDING, False),
+        "UPSTREAM_CANCELED": (S.RUNNING, S.CANCELED, True),
     }
 
 

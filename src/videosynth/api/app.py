@@ -108,7 +108,15 @@ async def open_parts(settings: Settings, models: Mapping[str, ModelSpec]) -> Asy
     async with compose.api_stores(settings) as stores:
         blobs = compose.blob_store(settings)
         yield ApiParts(
-            service=TaskService(stores.tasks, blobs, settings, stores.reader, stores.writer, models),
+            service=TaskService(
+                stores.tasks,
+                blobs,
+                settings,
+                stores.reader,
+                stores.writer,
+                models,
+                cancels=compose.cancel_forwarder(settings),
+            ),
             readiness=compose.readiness_check(settings, stores, blobs),
             queue_figures=stores.queue_figures,
             signed_files=compose.signed_files(blobs),

@@ -27,6 +27,11 @@ class GenerationAborted(Exception):
     """Raised from a step callback: the lease was lost or the worker is shutting down."""
 
 
+class WorkCanceled(Exception):
+    """Raised by a backend whose work was canceled where it ran (an upstream canceled the task forwarded to it, on
+    our cancel): the task ends CANCELED, with this message."""
+
+
 @dataclass(frozen=True)
 class Capabilities:
     fps: int
@@ -57,6 +62,11 @@ class FinishedVideo:
     """
 
     path: Path
+    # What the upstream reported, carried into our task where given: the prompt it used (after its extension),
+    # the seed it used, and its usage block (what it billed; else ours is computed from the stored mp4).
+    actual_prompt: str | None = None
+    seed: int | None = None
+    usage: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)

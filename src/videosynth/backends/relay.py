@@ -14,7 +14,6 @@ in a message (it is cut out of anything the upstream echoes).
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from videosynth.backends.base import (
     Capabilities,
@@ -30,27 +30,31 @@ from videosynth.backends.base import (
     Frames,
     GenerationJob,
     RunContext,
+    WorkCanceled,
     library_versions,
 )
-from videosynth.domain.catalog import WAN27_SIZES
+from videosynth.backends.relay_metrics import Outcome, RelayMetrics
+from videosynth.domain.catalog import SEED_MAX, WAN27_SIZES
 from videosynth.domain.errors import VideosynthError
 from videosynth.media.fetch import FetchLimits, InputField, fetch_input
-from videosynth.registry.relay_entry import RelayEntry
+from videosynth.registry.relay_entry import UPSTREAM_TASK_STATE_KEY, RelayEntry, upstream_key
+from videosynth.store.upstream_budget import PollBudget, UpstreamLimits, upstream_name
 
 log = logging.getLogger(__name__)
 
 CREATE_PATH = "/api/v1/services/aigc/video-generation/video-synthesis"
 TASK_PATH = "/api/v1/tasks/{task_id}"
-STATE_KEY = "upstream_task_id"
+STATE_KEY = UPSTREAM_TASK_STATE_KEY
 _SUBMITTED_KEY = "upstream_submitted_at"  # epoch seconds: the deadline counts from the first submit
 _MESSAGE_LIMIT = 500
+_PROMPT_LIMIT = 10_000  # an upstream's extended prompt, stored as our actual_prompt
 _REDACTED = "[redacted]"
 # Progress reported to on_step (out of 100) while the upstream works: it gives none of its own.
-_PENDING_PROGRESS, _RUNNING_PROGRESS, _DOWNLOAD_PROGRESS = 5, 50, 95
+_WAITING_PROGRESS, _PENDING_PROGRESS, _RUNNING_PROGRESS, _DOWNLOAD_PROGRESS = 1, 5, 50, 95
+_BUDGET_TRIES = 100  # refusals of the shared poll budget before one request goes anyway (bounds the wait)
 # The relay's own codes (the upstream's codes pass through as they are).
 DEADLINE_CODE = "Relay.DeadlineExceeded"
 UNKNOWN_CODE = "Relay.UpstreamTaskUnknown"
-CANCELED_CODE = "Relay.UpstreamCanceled"
 BAD_ANSWER_CODE = "Relay.BadUpstreamResponse"
 
 
@@ -60,10 +64,6 @@ class RelayError(VideosynthError):
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
         self.code = code
-
-
-class RelayConfigError(ValueError):
-    """The relay backend cannot be built (its key variable is not set)."""
 
 
 class _Transient(Exception):
@@ -106,10 +106,17 @@ class RelayBackend:
         transport: httpx.BaseTransport | None = None,
         sleep: Sleep = time.sleep,
         clock: Clock = time.time,
+        limits: UpstreamLimits | None = None,
+        metrics: RelayMetrics | None = None,
     ) -> None:
         self._entry = entry
         self._key = api_key
         self._sleep, self._clock = sleep, clock
+        self._limits = limits  # None: no shared poll budget nor slots (a backend built without the store)
+        self._budget = PollBudget(entry.poll_qps)
+        self._metrics = metrics or RelayMetrics()
+        self._slot_ttl_s = max(60.0, 4 * entry.poll_max_s + 2 * entry.request_timeout_s)
+        self._slot_renewed = 0.0
         self._client = httpx.Client(
             base_url=entry.base_url,
             timeout=entry.request_timeout_s,
@@ -119,15 +126,17 @@ class RelayBackend:
         )
 
     @classmethod
-    def from_entry(cls, entry: RelayEntry, environ: Mapping[str, str] | None = None) -> RelayBackend:
-        env = os.environ if environ is None else environ
-        key = env.get(entry.api_key_env, "").strip()
-        if not key:
-            raise RelayConfigError(
-                f"model {entry.name!r} is relayed with the key in ${entry.api_key_env}, which is not set "
-                "in this worker's environment"
-            )
-        return cls(entry, key)
+    def from_entry(
+        cls,
+        entry: RelayEntry,
+        environ: Mapping[str, str] | None = None,
+        engine: Engine | None = None,
+        metrics: RelayMetrics | None = None,
+    ) -> RelayBackend:
+        """The backend with the key from the environment; ``engine``: the store that shares the limits."""
+        key = upstream_key(entry, environ)
+        limits = UpstreamLimits(engine, upstream_name(entry.base_url, key)) if engine is not None else None
+        return cls(entry, key, limits=limits, metrics=metrics)
 
     @property
     def capabilities(self) -> Capabilities:
@@ -155,7 +164,21 @@ class RelayBackend:
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
         upstream_id = context.state.get(STATE_KEY)
         submitted_at = context.state.get(_SUBMITTED_KEY)
-        if not isinstance(upstream_id, str) or not upstream_id:
+        resumed = isinstance(upstream_id, str) and bool(upstream_id)
+        self._hold_slot(context, resumed)
+        self._metrics.in_flight(self._entry.base_url, 1)
+        try:
+            return self._relay(job, context, upstream_id if resumed else None, submitted_at)
+        except (RelayError, WorkCanceled):  # the upstream task ended (or was never made): its slot is free
+            self._let_go(context)
+            raise
+        finally:
+            self._metrics.in_flight(self._entry.base_url, -1)
+
+    def _relay(
+        self, job: GenerationJob, context: RunContext, upstream_id: object, submitted_at: object
+    ) -> FinishedVideo:
+        if not isinstance(upstream_id, str):
             submitted_at = self._clock()
             upstream_id = self._submit(job, context, submitted_at)
             # Before anything else: from here on a re-claim polls this task instead of submitting another.
@@ -165,9 +188,55 @@ class RelayBackend:
             log.info("relay resumed", extra={"task_id": context.task_id, "upstream_task_id": upstream_id})
         deadline = float(submitted_at if isinstance(submitted_at, int | float) else self._clock())
         deadline += self._entry.deadline_s
-        video_url = self._wait(upstream_id, context, deadline)
+        answer = self._wait(upstream_id, context, deadline)
+        self._let_go(context)  # the upstream's work is done; the download is ours
         context.on_step(_DOWNLOAD_PROGRESS, 100)
-        return FinishedVideo(self._download(video_url, context))
+        output = answer["output"]
+        return FinishedVideo(
+            self._download(output["video_url"], context),
+            actual_prompt=_text(output.get("actual_prompt")),
+            seed=_integer(output.get("seed")),
+            usage=_usage(answer.get("usage")),
+        )
+
+    # -- the shared limits (store/upstream_budget.py) --------------------------------------------------------------
+
+    def _hold_slot(self, context: RunContext, resumed: bool) -> None:
+        """One of the upstream's max_concurrency slots, waited for before a submit. A resumed task takes its own
+        slot back, or any free one; when none is free it goes on anyway: its upstream task is in flight already."""
+        if self._limits is None:
+            return
+        backoff = Backoff(self._entry.poll_initial_s, self._entry.poll_max_s)
+        deadline = self._clock() + self._entry.deadline_s
+        while not self._limits.take_slot(
+            context.task_id, self._entry.max_concurrency, _ms(self._clock()), self._slot_ttl_s
+        ):
+            if resumed:
+                return
+            self._pause(backoff.next(), context, deadline, _WAITING_PROGRESS, last_fault="no upstream slot free")
+        self._slot_renewed = self._clock()
+
+    def _renew_slot(self, context: RunContext) -> None:
+        now = self._clock()
+        if self._limits is not None and now - self._slot_renewed >= self._slot_ttl_s / 3:
+            self._limits.renew_slot(context.task_id, _ms(now), self._slot_ttl_s)
+            self._slot_renewed = now
+
+    def _let_go(self, context: RunContext) -> None:
+        if self._limits is not None:
+            self._limits.release_slot(context.task_id)
+
+    def _poll_budget(self, context: RunContext, deadline: float) -> None:
+        """Wait for a grant of the account's request budget, shared with every relay worker of this upstream."""
+        if self._limits is None:
+            return
+        for _ in range(_BUDGET_TRIES):
+            wait = self._limits.try_poll(self._budget, int(self._clock() * 1e9))
+            if wait <= 0:
+                return
+            self._pause(wait, context, deadline, _PENDING_PROGRESS)
+        # Past that many refusals something else hogs the budget: one request more does not break the account.
+        log.warning("relay poll budget still refused; polling anyway", extra={"task_id": context.task_id})
 
     # -- submit ----------------------------------------------------------------------------------------------------
 
@@ -219,22 +288,24 @@ class RelayBackend:
 
     # -- poll ------------------------------------------------------------------------------------------------------
 
-    def _wait(self, upstream_id: str, context: RunContext, deadline: float) -> str:
+    def _wait(self, upstream_id: str, context: RunContext, deadline: float) -> Mapping[str, Any]:
+        """The upstream's SUCCEEDED answer (its ``output`` has a video_url); RelayError on any other end."""
         backoff = Backoff(self._entry.poll_initial_s, self._entry.poll_max_s)
         path = TASK_PATH.format(task_id=upstream_id)
         while True:
-            output = self._call("GET", path, context, deadline).get("output") or {}
+            answer = self._call("GET", path, context, deadline)
+            output = answer.get("output") or {}
             status = output.get("task_status")
             if status == "SUCCEEDED":
                 url = output.get("video_url")
                 if not isinstance(url, str) or not url:
                     raise RelayError(BAD_ANSWER_CODE, "The upstream task SUCCEEDED without a video_url.")
-                return url
+                return answer
             if status == "FAILED":
                 code = str(output.get("code") or "InternalError")
                 raise RelayError(self._clean(code), self._clean(str(output.get("message") or "The upstream failed.")))
-            if status == "CANCELED":
-                raise RelayError(CANCELED_CODE, f"The upstream task {upstream_id} was canceled.")
+            if status == "CANCELED":  # our cancel, forwarded (backends/relay_cancel.py), or the upstream's own
+                raise WorkCanceled(f"The upstream task {upstream_id} was canceled.")
             if status == "UNKNOWN":
                 raise RelayError(
                     UNKNOWN_CODE, f"The upstream does not know task {upstream_id} (expired, or not this key's)."
@@ -250,6 +321,7 @@ class RelayBackend:
         """The upstream's JSON answer; retries transient faults until ``deadline``; RelayError on a 4xx."""
         backoff = Backoff(self._entry.poll_initial_s, self._entry.poll_max_s)
         while True:
+            self._poll_budget(context, deadline)
             try:
                 return self._once(method, path, **kwargs)
             except _Transient as fault:
@@ -261,10 +333,13 @@ class RelayBackend:
                 self._pause(wait, context, deadline, _PENDING_PROGRESS, last_fault=fault.what)
 
     def _once(self, method: str, path: str, **kwargs: Any) -> Mapping[str, Any]:
+        start = time.perf_counter()
         try:
             response = self._client.request(method, path, **kwargs)
         except httpx.TransportError as exc:  # connect, read, timeouts: the upstream may be restarting
+            self._metrics.request(self._entry.base_url, "network", time.perf_counter() - start)
             raise _Transient(type(exc).__name__) from exc
+        self._metrics.request(self._entry.base_url, _outcome(response.status_code), time.perf_counter() - start)
         if response.status_code == 429 or response.status_code >= 500:
             raise _Transient(f"HTTP {response.status_code}", _retry_after(response.headers.get("retry-after")))
         try:
@@ -288,6 +363,7 @@ class RelayBackend:
         end = self._clock() + wait_s
         while True:
             context.on_step(progress, 100)
+            self._renew_slot(context)
             now = self._clock()
             if now >= deadline:
                 why = f" (last upstream fault: {last_fault})" if last_fault else ""
@@ -317,6 +393,34 @@ class RelayBackend:
         if self._key:
             text = text.replace(self._key, _REDACTED)
         return text[:_MESSAGE_LIMIT]
+
+
+def _outcome(status: int) -> Outcome:
+    if status == 429:
+        return "throttled"
+    if status >= 500:
+        return "5xx"
+    return "4xx" if status >= 400 else "ok"
+
+
+def _ms(seconds: float) -> int:
+    return int(seconds * 1000)
+
+
+def _text(value: object) -> str | None:
+    return value[:_PROMPT_LIMIT] if isinstance(value, str) and value else None
+
+
+def _integer(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= SEED_MAX else None
+
+
+def _usage(value: object) -> dict[str, Any] | None:
+    """The upstream's usage block, its scalar fields only (a usage block is flat in every model family)."""
+    if not isinstance(value, dict):
+        return None
+    kept = {str(k): v for k, v in value.items() if isinstance(v, str | int | float | bool)}
+    return kept or None
 
 
 def _retry_after(value: str | None) -> float | None:

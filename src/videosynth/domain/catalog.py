@@ -86,6 +86,8 @@ class ModelSpec:
     tiers: tuple[str, ...] = RESOLUTIONS
     default_size: tuple[int, int] = (1920, 1080)
     limit: ServedLimit | None = None
+    # Only the size table, even where a dialect allows any WxH: the entry forwards to an upstream that makes no other.
+    table_sizes_only: bool = False
 
     def sizes_by_tier(self) -> dict[str, dict[str, tuple[int, int]]]:
         """This model's tiers → ratio → (width, height)."""

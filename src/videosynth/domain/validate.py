@@ -172,12 +172,13 @@ def _exact_size(
     if size is not None and size in allowed:
         tier, ratio = allowed[size]
         return size[0], size[1], tier, ratio
-    if size is not None and choice.any_size and _makeable(size, allowed):
+    any_size = choice.any_size and not spec.table_sizes_only
+    if size is not None and any_size and _makeable(size, allowed):
         return size[0], size[1], _nearest_tier(size, allowed), _reduced_ratio(size)
     sep = choice.separator
     options = ", ".join(f"'{w}{sep}{h}'" for w, h in allowed)
     rule = f"for model {spec.name} must be one of {options} (width{sep}height)"
-    if choice.any_size:
+    if any_size:
         longest, most = _bounds(allowed)
         rule += f", or any width{sep}height with even sides from {MIN_SIDE} to {longest} and at most {most} pixels"
     raise _invalid(names, Field.SIZE, f"{rule}, got {describe(choice.text)}.")

@@ -69,6 +69,11 @@ class ModelEntry(Protocol):
         """The longest clip the entry can make and why, when it has such a cap (checked at create)."""
         ...
 
+    @property
+    def table_sizes_only(self) -> bool:
+        """Whether the entry makes only the model's official size table (an upstream's rule), not any WxH."""
+        ...
+
 
 @dataclass(frozen=True)
 class WanEntry:
@@ -116,6 +121,10 @@ class WanEntry:
         if self.max_frames is None:
             return None
         return longest_duration(self.fps, self.max_frames, self.temporal_factor)
+
+    @property
+    def table_sizes_only(self) -> bool:
+        return False  # local frames are resized to any even WxH
 
     @property
     def duration_limit(self) -> ServedLimit | None:

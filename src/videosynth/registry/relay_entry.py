@@ -7,6 +7,7 @@ upstream task and stores the mp4 it made. An upstream has no duration cap of our
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +17,15 @@ from videosynth.registry.fields import COMMON_ENTRY_KEYS, only_keys, typed_keys
 from videosynth.registry.model import ModelEntry, RegistryError
 
 RELAY_BACKEND = "relay"
+# The upstream's task id in our task's backend_state, saved right after the submit (its presence: submitted).
+UPSTREAM_TASK_STATE_KEY = "upstream_task_id"
 
 RELAY_KEYS: Mapping[str, type] = {
     "base_url": str,
     "api_key_env": str,
     "upstream_model": str,
     "max_concurrency": int,
+    "poll_qps": float,
     "deadline_s": float,
     "allow_private": bool,
     "poll_initial_s": float,
@@ -41,7 +45,11 @@ class RelayEntry:
     base_url: str  # the upstream's root, before /api/v1/… (a relay's /wan prefix included)
     api_key_env: str  # the environment variable holding the upstream key (read when the backend is built)
     upstream_model: str  # the upstream's model name, e.g. "wan2.7-t2v"
-    max_concurrency: int = 1  # upstream tasks in flight; a worker runs one task at a time (run this many workers)
+    # Upstream tasks in flight, across every relay worker (slots in the store); a worker runs one task at a time.
+    max_concurrency: int = 1
+    # Requests a second to this upstream account (base_url + key), shared by every relay worker through the store:
+    # DashScope allows 20 task queries a second per account.
+    poll_qps: float = 20.0
     deadline_s: float = 1800.0  # an upstream task not finished this long after its submit fails our task
     allow_private: bool = False  # base_url / video_url on private or loopback addresses (a LAN or test upstream)
     poll_initial_s: float = 1.0  # first wait between polls; doubles (with jitter) up to poll_max_s
@@ -58,6 +66,11 @@ class RelayEntry:
     @property
     def duration_limit(self) -> ServedLimit | None:
         return None
+
+    @property
+    def table_sizes_only(self) -> bool:
+        # The upstream is asked for wan2.7 resolution/ratio or a legacy size: both name only table sizes.
+        return True
 
 
 def parse_relay_entry(name: str, body: Mapping[str, Any], source: str) -> RelayEntry:
@@ -82,7 +95,7 @@ def parse_relay_entry(name: str, body: Mapping[str, Any], source: str) -> RelayE
     for key in ("max_concurrency", "download_max_bytes"):
         if values.get(key, 1) < 1:
             raise RegistryError(f"{source}: {where} {key} must be ≥ 1, got {values[key]}")
-    for key in ("deadline_s", "poll_initial_s", "poll_max_s", "request_timeout_s", "download_timeout_s"):
+    for key in ("deadline_s", "poll_qps", "poll_initial_s", "poll_max_s", "request_timeout_s", "download_timeout_s"):
         if values.get(key, 1.0) <= 0:
             raise RegistryError(f"{source}: {where} {key} must be > 0, got {values[key]}")
     return RelayEntry(name=name, **values)
@@ -93,3 +106,19 @@ def relay_entry(entry: ModelEntry) -> RelayEntry:
     if not isinstance(entry, RelayEntry):
         raise RegistryError(f"model {entry.name!r} is served by the {entry.backend!r} backend, not by relay")
     return entry
+
+
+class RelayConfigError(ValueError):
+    """The entry's key variable is not set where the key is needed (a relay worker, an API forwarding a cancel)."""
+
+
+def upstream_key(entry: RelayEntry, environ: Mapping[str, str] | None = None) -> str:
+    """The entry's upstream key, from the variable it names; RelayConfigError when that is not set."""
+    env = os.environ if environ is None else environ
+    key = env.get(entry.api_key_env, "").strip()
+    if not key:
+        raise RelayConfigError(
+            f"model {entry.name!r} is relayed with the key in ${entry.api_key_env}, which is not set "
+            "in this process's environment"
+        )
+    return key

@@ -11,8 +11,9 @@ from videosynth.registry.model import Registry
 
 
 def served_models(registry: Registry, catalog: Mapping[str, ModelSpec] = PUBLIC_MODELS) -> dict[str, ModelSpec]:
-    """``catalog`` with a ServedLimit on every model whose entry cannot make the model's longest duration, so a
-    create the worker would have to fail is refused up front. Names no entry serves keep their rules as they are."""
+    """``catalog`` with a ServedLimit on every model whose entry cannot make the model's longest duration, and
+    table_sizes_only where the entry makes only the size table (a relay), so a create the worker would have to
+    fail is refused up front. Names no entry serves keep their rules as they are."""
     return {name: _served(spec, registry) for name, spec in catalog.items()}
 
 
@@ -21,6 +22,8 @@ def _served(spec: ModelSpec, registry: Registry) -> ModelSpec:
         entry = registry.entry_for(spec.name)
     except ModelNotFound:
         return spec
+    if entry.table_sizes_only:
+        spec = replace(spec, table_sizes_only=True)
     limit = entry.duration_limit
     if limit is None or limit.longest_duration >= max(spec.durations):
         return spec

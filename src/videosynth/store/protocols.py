@@ -129,9 +129,14 @@ class TaskStore(Protocol):
         actual_prompt: str | None = None,
         extension: dict[str, Any] | None = None,
         record: dict[str, Any] | None = None,
+        seed: int | None = None,  # the seed the video was really made with, when not the stored one (an upstream's)
     ) -> bool: ...
 
     def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool: ...
+
+    def finish_canceled(self, task_id: str, worker_id: str, now_ms: int, message: str) -> bool:
+        """RUNNING → CANCELED by the task's worker: where the work ran (an upstream) it was canceled."""
+        ...
 
     def release(self, task_id: str, worker_id: str) -> bool:
         """RUNNING → PENDING on a worker's own shutdown; the attempt is not counted against the task."""

@@ -37,7 +37,16 @@ from videosynth.store.protocols import CreateOutcome, NewTask, Purged, TaskPage,
 from videosynth.store.purge import purge_statement
 from videosynth.store.rows import row_to_task
 from videosynth.store.schema import tasks
-from videosynth.store.transitions import CANCEL, CLAIM, FAIL, REQUEUE, SUCCEED, Transition, while_in
+from videosynth.store.transitions import (
+    CANCEL,
+    CLAIM,
+    FAIL,
+    REQUEUE,
+    SUCCEED,
+    UPSTREAM_CANCELED,
+    Transition,
+    while_in,
+)
 
 # On PostgreSQL, SKIP LOCKED with LIMIT 1 can come back empty while another claimer holds the only candidate
 # row it saw; a few immediate retries tell "lost a race" from "queue empty".
@@ -202,6 +211,7 @@ class SqlTaskStore:
         actual_prompt: str | None = None,
         extension: dict[str, Any] | None = None,
         record: dict[str, Any] | None = None,
+        seed: int | None = None,
     ) -> bool:
         values: dict[str, Any] = {
             "end_ms": now_ms,
@@ -218,6 +228,8 @@ class SqlTaskStore:
             values["extension_json"] = extension
         if record is not None:
             values["record_json"] = record
+        if seed is not None:
+            values["seed"] = seed
         return self._update_owned(task_id, worker_id, values, SUCCEED)
 
     def finish_failure(self, task_id: str, worker_id: str, now_ms: int, code: str, message: str) -> bool:
@@ -229,6 +241,10 @@ class SqlTaskStore:
             "lease_expires_ms": None,
         }
         return self._update_owned(task_id, worker_id, values, FAIL)
+
+    def finish_canceled(self, task_id: str, worker_id: str, now_ms: int, message: str) -> bool:
+        values = {"end_ms": now_ms, "updated_ms": now_ms, "error_message": message, "lease_expires_ms": None}
+        return self._update_owned(task_id, worker_id, values, UPSTREAM_CANCELED)
 
     def release(self, task_id: str, worker_id: str) -> bool:
         values = {

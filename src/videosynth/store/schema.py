@@ -101,3 +101,23 @@ key_usage = Table(
     # The rate limit's state (GCRA): when the key's bucket is full again, epoch nanoseconds.
     Column("rate_tat_ns", BigInteger, nullable=False),
 )
+
+# An upstream's shared limits (migration 0006, store/upstream_budget.py), keyed by upstream: its base URL and a
+# fingerprint of its key, never the key. The poll budget, a GCRA bucket: when it is full again, epoch ns.
+upstream_budget = Table(
+    "upstream_budget",
+    metadata,
+    Column("upstream", String(512), primary_key=True),
+    Column("tat_ns", BigInteger, nullable=False),
+)
+
+# Its in-flight slots, 0 … max_concurrency-1: a slot is held by one of our tasks until its upstream task ends, or
+# until expires_ms when the holder's worker died without letting go (the re-claimed task takes its slot again).
+upstream_slots = Table(
+    "upstream_slots",
+    metadata,
+    Column("upstream", String(512), primary_key=True),
+    Column("slot", Integer, primary_key=True),
+    Column("holder", String(64)),
+    Column("expires_ms", BigInteger),
+)

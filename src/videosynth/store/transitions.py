@@ -47,4 +47,6 @@ CLAIM = Transition(TaskStatus.PENDING, TaskStatus.RUNNING)
 CANCEL = Transition(TaskStatus.PENDING, TaskStatus.CANCELED)
 SUCCEED = Transition(TaskStatus.RUNNING, TaskStatus.SUCCEEDED)
 FAIL = Transition(TaskStatus.RUNNING, TaskStatus.FAILED)  # by its worker, or given up after a lost lease
+# By its relay worker, when the upstream canceled the task (our cancel, forwarded); a cancel never stops a RUNNING one.
+UPSTREAM_CANCELED = Transition(TaskStatus.RUNNING, TaskStatus.CANCELED)
 REQUEUE = Transition(TaskStatus.RUNNING, TaskStatus.PENDING)  # released by its worker, or its lease expired

@@ -31,7 +31,7 @@ Phase = Literal["queue_wait", "extend", "generate", "encode", "sign", "upload", 
 PHASES: tuple[Phase, ...] = ("queue_wait", "extend", "generate", "encode", "sign", "upload", "images")
 # How a worker's turn with a task ended. RELEASED: given back on shutdown; LOST: the lease was lost (another
 # worker or the requeue sweep owns the task now), so this worker's result was discarded.
-FINISH_STATUSES = frozenset({"SUCCEEDED", "FAILED", "RELEASED", "LOST"})
+FINISH_STATUSES = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "RELEASED", "LOST"})
 HEARTBEAT_RESULTS = frozenset({"ok", "lost", "error"})
 # Phases span a 50 ms upload to a half-hour generation at full quality.
 PHASE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0, 3600.0)
@@ -82,7 +82,8 @@ class WorkerMetrics:
         )
         self._finished = Counter(
             "videosynth_worker_tasks_finished",
-            "Tasks this worker finished, by outcome: SUCCEEDED, FAILED, RELEASED (given back), LOST (lease lost).",
+            "Tasks this worker finished, by outcome: SUCCEEDED, FAILED, CANCELED (by its upstream), RELEASED (given "
+            "back), LOST (lease lost).",
             ["status", "model"],
             registry=self.registry,
         )

@@ -7,6 +7,8 @@ import signal
 import threading
 from types import FrameType
 
+from prometheus_client import CollectorRegistry
+
 from videosynth import compose
 from videosynth.backends.factories import build_backend
 from videosynth.media.provenance import SigningIdentity
@@ -26,7 +28,8 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
     registry = registry_for_settings(settings)
     entry = registry.entry_for(model) if model else registry.default_entry()
     # The backend the registry names for the entry; a model is loaded once, before the first claim, and stays.
-    backend = build_backend(settings, entry)
+    metrics_registry = CollectorRegistry()  # the worker's metrics and its backend's (a relay's upstream requests)
+    backend = build_backend(settings, entry, metrics_registry)
     config = WorkerConfig(
         worker_id=compose.worker_id(),
         lease_s=settings.lease_s,
@@ -43,7 +46,7 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
     )
     extender = build_extender(settings)
     preload(extender)
-    metrics = WorkerMetrics(device=backend.device)  # "cuda:0", not "auto"
+    metrics = WorkerMetrics(metrics_registry, device=backend.device)  # "cuda:0", not "auto"
     if settings.worker_metrics_port is not None:
         server = metrics.serve(settings.worker_metrics_port)
         log.info("worker metrics", extra={"url": f"http://{server.host}:{server.port}/metrics"})

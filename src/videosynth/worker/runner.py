@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from videosynth import __version__
-from videosynth.backends.base import Backend, GenerationAborted, GenerationJob, RunContext, StepCallback
+from videosynth.backends.base import (
+    Backend,
+    FinishedVideo,
+    GenerationAborted,
+    GenerationJob,
+    RunContext,
+    StepCallback,
+    WorkCanceled,
+)
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
+from videosynth.media.probe import VideoInfo
 from videosynth.media.provenance import Claim, SigningIdentity, sign_mp4
 from videosynth.media.thumbnails import Images, images, images_of_mp4
 from videosynth.prompting.base import ExtensionOutcome, PromptExtender
@@ -127,12 +136,19 @@ class Worker:
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, record = self._render(task, outcome.prompt if outcome else task.request.prompt, outcome, beat)
+            key, info, upstream, record = self._render(
+                task, outcome.prompt if outcome else task.request.prompt, outcome, beat
+            )
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
             self._metrics.task_finished("LOST" if beat.lost.is_set() else "RELEASED", model)
             log.warning("task given back", extra={"task_id": task.task_id, "lease_lost": beat.lost.is_set()})
+            return
+        except WorkCanceled as exc:
+            won = self._tasks.finish_canceled(task.task_id, cfg.worker_id, _now_ms(), str(exc))
+            self._metrics.task_finished("CANCELED" if won else "LOST", model, _since(task.submit_ms))
+            log.info("task canceled upstream", extra={"task_id": task.task_id})
             return
         except VideosynthError as exc:
             self._fail(task, exc.code, exc.message)
@@ -142,23 +158,28 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, record["output"]["seconds"])
+        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
+        if upstream is not None and upstream.usage:  # what the upstream reported wins: it made (and billed) it
+            usage = dict(upstream.usage)
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
             _now_ms(),
             key,
             usage,
-            outcome.actual_prompt if outcome else None,
+            record["actual_prompt"],
             _extension_record(outcome.to_dict()) if outcome else None,
-            record,
+            record=record,
+            seed=upstream.seed if upstream is not None else None,
         )
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
     def _render(
         self, task: Task, prompt: str, outcome: ExtensionOutcome | None, beat: Heartbeat
-    ) -> tuple[str, dict[str, Any]]:
+    ) -> tuple[str, VideoInfo, FinishedVideo | None, dict[str, Any]]:
+        """The stored video's key and facts, the backend's FinishedVideo when it made the mp4 whole, and the
+        task's reproducibility record."""
         key = blob_key(task.task_id, Variant.VIDEO)
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
             scratch = Path(scratch_name)
@@ -180,10 +201,14 @@ class Worker:
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
-            actual_prompt = outcome.actual_prompt if outcome else None
-            record = reproducibility_record(task, prompt, actual_prompt, plan, video.info, self._backend.recipe(job))
+            upstream = output if isinstance(output, FinishedVideo) else None
+            record = reproducibility_record(
+                task, prompt, _actual_prompt(outcome, upstream), plan, video.info, self._backend.recipe(job)
+            )
+            if upstream is not None and upstream.seed is not None:
+                record["seed"] = upstream.seed  # the upstream's seed made the video
             self._store_record(task, record, scratch)
-        return key, record
+        return key, video.info, upstream, record
 
     @staticmethod
     def _signed(task: Task, video: Video, dest: Path, identity: SigningIdentity) -> Video:
@@ -280,6 +305,11 @@ class Worker:
         won = self._tasks.finish_failure(task.task_id, self._config.worker_id, _now_ms(), code, message)
         self._metrics.task_finished("FAILED" if won else "LOST", task.request.model, _since(task.submit_ms))
         log.warning("task failed", extra={"task_id": task.task_id, "code": code})
+
+
+def _actual_prompt(outcome: ExtensionOutcome | None, upstream: FinishedVideo | None) -> str | None:
+    """The rewrite the video was made from: the upstream's when it rewrote the prompt, else our extension's."""
+    return (upstream.actual_prompt if upstream is not None else None) or (outcome.actual_prompt if outcome else None)
 
 
 def _extension_record(outcome: dict[str, Any]) -> dict[str, Any]:
