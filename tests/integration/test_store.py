@@ -43,7 +43,7 @@ def test_empty_database_is_refused_until_migrated(empty_url: str) -> None:
         open_stores(empty_url)
 
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0005"
+    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0008"
     migrate.check_current(empty_url)
     migrate.upgrade(empty_url)  # a second run is a no-op
     task_store, _, engine = open_stores(empty_url)
@@ -100,7 +100,7 @@ def test_postgresql_migration_stays_in_the_urls_schema(pg_empty_url: str) -> Non
                 text("SELECT table_name FROM information_schema.tables WHERE table_schema = :schema"),
                 {"schema": schema},
             ).scalars()
-            assert set(found) == {"tasks", "api_keys", "key_usage", "alembic_version"}
+            assert set(found) == {"tasks", "api_keys", "key_usage", "webhook_outbox", "alembic_version"}
     finally:
         engine.dispose()
     assert schema.startswith("vs_test_")
