@@ -27,8 +27,8 @@ from videosynth.webhooks.send import Attempt, Destination, Outcome, send_event
 
 log = logging.getLogger(__name__)
 
-_BATCH = 8
-_LEASE_MARGIN_S = 30.0
+_BATCH = 4  # the lease covers sending a whole batch: small, so a dead owner holds events briefly
+_LEASE_MARGIN_S = 5.0
 Clock = Callable[[], float]
 
 
