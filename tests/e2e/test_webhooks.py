@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ def _verified(delivery: Delivery) -> dict[str, Any]:
     return event
 
 
+def _scrape_until(server: Server, line: str, timeout_s: float = 30.0) -> str:
+    """/metrics once it shows ``line`` (the counter is bumped just after the receiver answered)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        scraped = httpx.get(f"{server.base_url}/metrics").text
+        if line in scraped or time.monotonic() > deadline:
+            return scraped
+        time.sleep(0.1)
+
+
 def test_event_survives_a_sigkill_and_a_failing_restarted_receiver(tmp_path: Path) -> None:
     hook_port = free_port()  # nothing listens yet: every attempt before the kill fails
     hook = f"http://127.0.0.1:{hook_port}/hooks/videos?token=abc"
@@ -58,9 +69,12 @@ def test_event_survives_a_sigkill_and_a_failing_restarted_receiver(tmp_path: Pat
         with webhook_receiver(hook_port, status=200) as working:  # the receiver restarted, now healthy
             [delivered] = working.wait_for(1)
         final = httpx.get(f"{second.base_url}/api/v1/tasks/{task_id}", headers={"Authorization": f"Bearer {key}"})
+        scraped = _scrape_until(second, 'videosynth_webhook_deliveries_total{outcome="delivered"} 1.0')
     finally:
         second.stop()
 
+    assert 'videosynth_webhook_deliveries_total{outcome="delivered"} 1.0' in scraped
+    assert 'videosynth_webhook_deliveries_total{outcome="failed"}' in scraped
     attempts = [*refused, delivered]
     assert {attempt.headers["webhook-id"] for attempt in attempts} == {f"msg_{task_id}"}
     assert all(attempt.path == "/hooks/videos?token=abc" for attempt in attempts)
