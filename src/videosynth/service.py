@@ -30,6 +30,7 @@ from videosynth.domain.request import RequestDefaults
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.domain.validate import validate_draft
 from videosynth.domain.webhook import checked_webhook_url
+from videosynth.safety.check import PromptSafety
 from videosynth.settings import Settings
 from videosynth.storage.keys import Variant, blob_key, stored_keys
 from videosynth.storage.protocols import BlobReader, BlobStore
@@ -106,7 +107,9 @@ class TaskService:
         writer: Writer,
         models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
         clock: Clock = time.time,
+        safety: PromptSafety | None = None,
     ) -> None:
+        self._safety = safety  # None (the default): no prompt check, not even a call
         self._reader = reader
         self._writer = writer
         self._tasks = tasks
@@ -154,6 +157,8 @@ class TaskService:
         callback = checked_webhook_url(webhook_url)
         if callback is not None:
             new = dataclasses.replace(new, webhook_url=callback)
+        if self._safety is not None:  # before the writer: a refused prompt is never queued
+            await self._safety.check(new.task.request.prompt, new.task.request.negative_prompt)
         outcome = await self._writer.create(new)
         return _created(outcome)
 

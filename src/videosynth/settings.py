@@ -90,6 +90,20 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
+    # Content safety (README "Content safety"): an optional prompt check before a create is queued.
+    prompt_blocklist: Path | None = Field(
+        None, description="File of refused prompt terms, one a line (# comments); matched case-insensitively."
+    )
+    moderation_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL whose POST /moderations checks every prompt."
+    )
+    moderation_api_key: SecretStr | None = Field(None, description="Key for the moderation endpoint.")
+    moderation_model: str | None = Field(None, description="Moderation model name (default: the endpoint's).")
+    moderation_timeout_s: float = Field(5.0, gt=0, description="Time limit of one moderation request.")
+    moderation_on_error: Literal["allow", "refuse"] = Field(
+        "allow", description="Moderation endpoint down: allow the create (fail open) or refuse it with 503."
+    )
+
     # Webhooks (README "Webhooks"): signed terminal-state events from the outbox, sent by `serve`.
     webhook_secret: SecretStr | None = Field(
         None, description="Standard Webhooks signing secret (whsec_…); default: generated into data_dir."
@@ -103,7 +117,7 @@ class Settings(BaseSettings):
     webhook_retry_max_s: float = Field(3_600.0, gt=0, description="Longest delay between webhook retries.")
     webhook_poll_s: float = Field(1.0, gt=0, description="How often `serve` looks for webhook events to send.")
 
-    @field_validator("data_dir", "results_dir")
+    @field_validator("data_dir", "results_dir", "prompt_blocklist")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Child processes (the embedded worker) must see the same folder whatever their cwd.
