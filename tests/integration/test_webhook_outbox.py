@@ -142,3 +142,16 @@ def test_a_given_up_event_is_dead(engine: Engine, task_store: SqlTaskStore, key_
     assert outbox.state_of(event_id) == DEAD
     assert outbox.claim("a", T0 + 10 * LEASE_MS, LEASE_MS, 8) == []
     assert outbox.state_of("msg_nothing") is None
+
+
+def test_settled_events_are_purged_after_their_time(
+    engine: Engine, task_store: SqlTaskStore, key_store: SqlKeyStore
+) -> None:
+    events = sorted(_pending_events(task_store, key_store, 3))
+    outbox = SqlOutbox(engine)
+    outbox.claim("a", T0 + 1_000, LEASE_MS, 8)
+    assert outbox.delivered(events[0], "a", T0 + 2_000)
+    assert outbox.give_up(events[1], "a", T0 + 3_000, "refused")
+    assert outbox.purge_settled(T0 + 2_000, 10) == 0  # none settled before then
+    assert outbox.purge_settled(T0 + 10_000, 10) == 2
+    assert [outbox.state_of(event_id) for event_id in events] == [None, None, PENDING]  # a pending one stays

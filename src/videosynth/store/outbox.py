@@ -14,7 +14,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, Engine, Update, func, insert, literal, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Engine,
+    Update,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from videosynth.domain.task import TaskStatus
 from videosynth.store.schema import api_keys, tasks, webhook_outbox
@@ -80,6 +92,9 @@ class SqlOutbox:
     def claim(self, owner: str, now_ms: int, lease_ms: int, limit: int) -> list[OutboxEvent]:
         """Lease up to ``limit`` due events to ``owner`` (oldest due first), counting the attempt."""
         due = _due(now_ms)
+        with self._engine.connect() as conn:  # a read first: an idle poll never takes SQLite's write lock
+            if conn.execute(select(webhook_outbox.c.event_id).where(*due).limit(1)).first() is None:
+                return []
         chosen = (
             select(webhook_outbox.c.event_id)
             .where(*due)
@@ -105,6 +120,17 @@ class SqlOutbox:
 
     def give_up(self, event_id: str, owner: str, now_ms: int, error: str) -> bool:
         return self._settle(event_id, owner, state=DEAD, finished_ms=now_ms, last_error=error)
+
+    def purge_settled(self, before_ms: int, limit: int) -> int:
+        """Delete up to ``limit`` delivered or dead events settled before ``before_ms``; how many went."""
+        settled = (
+            select(webhook_outbox.c.event_id)
+            .where(webhook_outbox.c.state != PENDING, webhook_outbox.c.finished_ms < before_ms)
+            .limit(limit)
+        )
+        statement = delete(webhook_outbox).where(webhook_outbox.c.event_id.in_(settled.scalar_subquery()))
+        with self._engine.begin() as conn:
+            return int(conn.execute(statement).rowcount)
 
     def state_of(self, event_id: str) -> str | None:
         query = select(webhook_outbox.c.state).where(webhook_outbox.c.event_id == event_id)

@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 _BATCH = 4  # the lease covers sending a whole batch: small, so a dead owner holds events briefly
 _LEASE_MARGIN_S = 5.0
+_PURGE_LIMIT = 500  # settled events deleted per idle round: bounded, so a backlog never stalls deliveries
 Clock = Callable[[], float]
 
 
@@ -40,6 +41,7 @@ class DeliveryPolicy:
     max_age_s: float
     retry_base_s: float
     retry_max_s: float
+    keep_settled_s: float  # delivered and dead events stay this long for inspection, then are deleted
 
     @classmethod
     def from_settings(cls, settings: Settings) -> DeliveryPolicy:
@@ -50,6 +52,7 @@ class DeliveryPolicy:
             max_age_s=settings.webhook_max_age_s,
             retry_base_s=settings.webhook_retry_base_s,
             retry_max_s=settings.webhook_retry_max_s,
+            keep_settled_s=settings.retention_s,
         )
 
 
@@ -97,7 +100,15 @@ class Deliverer:
                 log.exception("webhook delivery round failed")
                 tried = 0
             if tried < _BATCH:
+                self._purge_settled()
                 self._stop.wait(poll_s)
+
+    def _purge_settled(self) -> None:
+        before_ms = self._now_ms() - round(self._policy.keep_settled_s * 1000)
+        try:
+            self._outbox.purge_settled(before_ms, _PURGE_LIMIT)
+        except Exception:  # housekeeping: the next idle round tries again
+            log.exception("webhook outbox purge failed")
 
     def _deliver(self, event: OutboxEvent) -> None:
         now_ms = self._now_ms()
