@@ -23,6 +23,8 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
 cli_provenance.register(app)
+webhooks_app = typer.Typer(help="Signed webhook events (README: Webhooks).", no_args_is_help=True)
+app.add_typer(webhooks_app, name="webhooks")
 
 
 def _settings() -> Settings:
@@ -54,10 +56,14 @@ def serve(
     worker = EmbeddedWorker(settings) if settings.embedded_worker and not no_worker else None
     if worker is not None:
         worker.start()
+    from videosynth.webhook_commands import start_deliverer
+
+    deliverer = start_deliverer(settings, f"http://{host}:{port}", api.state.metrics.registry)
     tune_collector()
     try:
         uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        deliverer.stop()
         if worker is not None:
             worker.stop(grace_s=min(settings.drain_grace_s, 30.0))
 
@@ -112,10 +118,23 @@ def _key_store() -> KeyStore:
 
 
 @keys_app.command("create")
-def keys_create(name: Annotated[str, typer.Option(help="A label for the key.")]) -> None:
+def keys_create(
+    name: Annotated[str, typer.Option(help="A label for the key.")],
+    webhook_url: Annotated[
+        str | None, typer.Option(help="Where its tasks' terminal events go (unless a create names its own).")
+    ] = None,
+) -> None:
     """Create a key. It is shown once, alone on the last line; only its hash is stored."""
+    from videosynth.domain.errors import InvalidParameter
+    from videosynth.domain.webhook import checked_webhook_url
+
+    try:
+        callback = checked_webhook_url(webhook_url)
+    except InvalidParameter as exc:
+        typer.echo(exc.message.replace("X-Webhook-Url", "--webhook-url"), err=True)
+        raise typer.Exit(2) from None
     key_store = _key_store()
-    key, secret = key_store.create(name, int(time.time() * 1000))
+    key, secret = key_store.create(name, int(time.time() * 1000), callback)
     typer.echo(f"created key {key.key_id} ({key.name}); store it now, it is not shown again:")
     typer.echo(secret)
 
@@ -224,6 +243,24 @@ def demo(
     settings = _settings()
     code = run_demo(settings, prompt, out, timeout)
     raise typer.Exit(code)
+
+
+@webhooks_app.command("test")
+def webhooks_test(url: Annotated[str, typer.Argument(help="The receiver's URL.")]) -> None:
+    """Send one signed `webhook.test` event to URL; exit 1 unless it answered 2xx."""
+    from videosynth.webhook_commands import send_test_event
+    from videosynth.webhooks.send import Outcome
+
+    attempt = send_test_event(_settings(), url)
+    typer.echo(f"{attempt.outcome.value}: {attempt.detail}")
+    if attempt.outcome is not Outcome.DELIVERED:
+        raise typer.Exit(1)
+
+
+@webhooks_app.command("secret")
+def webhooks_secret() -> None:
+    """Print the signing secret (whsec_…) receivers verify events with."""
+    typer.echo(_settings().webhook_signing_secret())
 
 
 def main() -> None:

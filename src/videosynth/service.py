@@ -30,6 +30,8 @@ from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
 from videosynth.domain.request import RequestDefaults
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.domain.validate import validate_draft
+from videosynth.domain.webhook import checked_webhook_url
+from videosynth.safety.check import PromptSafety
 from videosynth.settings import Settings
 from videosynth.storage.keys import Variant, blob_key, stored_keys
 from videosynth.storage.protocols import BlobReader, BlobStore
@@ -119,8 +121,10 @@ class TaskService:
         models: Mapping[str, ModelSpec] = PUBLIC_MODELS,
         clock: Clock = time.time,
         cancels: CancelForwarder | None = None,
+        safety: PromptSafety | None = None,
     ) -> None:
         self._cancels = cancels
+        self._safety = safety  # None (the default): no prompt check, not even a call
         self._reader = reader
         self._writer = writer
         self._tasks = tasks
@@ -158,12 +162,18 @@ class TaskService:
         *,
         body: object,
         remixed_from: str | None = None,
+        webhook_url: str | None = None,
     ) -> Task:
         """A new PENDING task of ``key`` for ``draft``, as a dialect read it from ``body`` (or, for a retried
         Idempotency-Key, the task it named: ``body`` as sent tells a retry from a reused key). Creates that
         arrive together share one transaction in the writer (store/writes.py). ``remixed_from`` records the task
-        a remix was made from."""
+        a remix was made from; ``webhook_url`` (the create's X-Webhook-Url, unchecked) receives its terminal event."""
         new = self._new_task(key, draft, body, request_id, idempotency_key, remixed_from)
+        callback = checked_webhook_url(webhook_url)
+        if callback is not None:
+            new = dataclasses.replace(new, webhook_url=callback)
+        if self._safety is not None:  # before the writer: a refused prompt is never queued
+            await self._safety.check(new.task.request.prompt, new.task.request.negative_prompt)
         outcome = await self._writer.create(new)
         return _created(outcome)
 

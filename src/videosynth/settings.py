@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -99,7 +100,34 @@ class Settings(BaseSettings):
     )
     log_level: str = Field("INFO", description="Python logging level.")
 
-    @field_validator("data_dir", "results_dir", "c2pa_cert_file", "c2pa_key_file")
+    # Content safety (README "Content safety"): an optional prompt check before a create is queued.
+    prompt_blocklist: Path | None = Field(
+        None, description="File of refused prompt terms, one a line (# comments); matched case-insensitively."
+    )
+    moderation_base_url: str | None = Field(
+        None, description="OpenAI-compatible base URL whose POST /moderations checks every prompt."
+    )
+    moderation_api_key: SecretStr | None = Field(None, description="Key for the moderation endpoint.")
+    moderation_model: str | None = Field(None, description="Moderation model name (default: the endpoint's).")
+    moderation_timeout_s: float = Field(5.0, gt=0, description="Time limit of one moderation request.")
+    moderation_on_error: Literal["allow", "refuse"] = Field(
+        "allow", description="Moderation endpoint down: allow the create (fail open) or refuse it with 503."
+    )
+
+    # Webhooks (README "Webhooks"): signed terminal-state events from the outbox, sent by `serve`.
+    webhook_secret: SecretStr | None = Field(
+        None, description="Standard Webhooks signing secret (whsec_…); default: generated into data_dir."
+    )
+    webhook_allow_private: bool = Field(
+        False, description="Deliver webhooks to private/loopback/link-local addresses (off: no SSRF)."
+    )
+    webhook_timeout_s: float = Field(10.0, gt=0, description="Time limit of one webhook delivery attempt.")
+    webhook_max_age_s: float = Field(86_400.0, gt=0, description="Retry a webhook event for this long, then drop it.")
+    webhook_retry_base_s: float = Field(5.0, gt=0, description="First webhook retry delay; doubles per attempt.")
+    webhook_retry_max_s: float = Field(3_600.0, gt=0, description="Longest delay between webhook retries.")
+    webhook_poll_s: float = Field(1.0, gt=0, description="How often `serve` looks for webhook events to send.")
+
+    @field_validator("data_dir", "results_dir", "prompt_blocklist", "c2pa_cert_file", "c2pa_key_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Child processes (the embedded worker) must see the same folder whatever their cwd.
@@ -128,19 +156,15 @@ class Settings(BaseSettings):
         """The HMAC key for result links: configured, or created once in the data dir so links survive restarts."""
         if self.url_secret is not None:
             return self.url_secret.get_secret_value().encode()
-        path = self.data_dir / "url-secret"
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".url-secret.{os.getpid()}.{secrets.token_hex(4)}")
-            tmp.write_text(secrets.token_hex(32))
-            tmp.chmod(0o600)
-            try:
-                os.link(tmp, path)  # atomic create-if-absent: racing processes agree on one secret
-            except FileExistsError:
-                pass
-            finally:
-                tmp.unlink()
-        return path.read_text().strip().encode()
+        return _created_once(self.data_dir / "url-secret", secrets.token_hex(32)).encode()
+
+    def webhook_signing_secret(self) -> str:
+        """The Standard Webhooks secret (``whsec_`` + base64): configured, or created once in the data dir, so
+        receivers keep verifying across restarts and every process of a deployment signs alike."""
+        if self.webhook_secret is not None:
+            return self.webhook_secret.get_secret_value()
+        fresh = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+        return _created_once(self.data_dir / "webhook-secret", fresh)
 
     def to_env(self) -> dict[str, str]:
         """These settings as VIDEOSYNTH_* variables, for child processes (the embedded worker)."""
@@ -151,3 +175,19 @@ class Settings(BaseSettings):
             plain = value.get_secret_value() if isinstance(value, SecretStr) else value
             env[f"VIDEOSYNTH_{name.upper()}"] = str(plain).lower() if isinstance(plain, bool) else str(plain)
         return env
+
+
+def _created_once(path: Path, fresh: str) -> str:
+    """The secret in ``path``, written as ``fresh`` (mode 0600) if there is none yet."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        tmp.write_text(fresh)
+        tmp.chmod(0o600)
+        try:
+            os.link(tmp, path)  # atomic create-if-absent: racing processes agree on one secret
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -93,6 +93,7 @@ def test_each_hot_path_is_documented_once_with_the_inputs_it_reads(client_and_ke
             ("Authorization", "header", True),
             ("X-DashScope-Async", "header", True),
             ("Idempotency-Key", "header", False),
+            ("X-Webhook-Url", "header", False),
         ]
         assert "application/json" in documented["requestBody"]["content"]
     registered = [route.path for route in app.router.routes if isinstance(route, FastRoute)]

@@ -106,6 +106,7 @@ def test_postgresql_migration_stays_in_the_urls_schema(pg_empty_url: str) -> Non
                 "key_usage",
                 "upstream_budget",
                 "upstream_slots",
+                "webhook_outbox",
                 "alembic_version",
             }
     finally:

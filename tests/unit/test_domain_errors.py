@@ -20,6 +20,10 @@ EXPECTED: dict[type[errors.VideosynthError], tuple[str, str]] = {
     errors.EmptyModel: ("BadRequest.EmptyModel", "Required parameter 'model' missing from request."),
     errors.EmptyInput: ("BadRequest.EmptyInput", "Required parameter 'input' missing from request."),
     errors.ModelNotFound: ("InvalidParameter", "Model not exist."),
+    errors.DataInspectionFailed: (
+        "DataInspectionFailed",
+        "Input or output data may contain inappropriate content.",
+    ),
     errors.UnsupportedOperation: (
         "UnsupportedOperation",
         "The operation is unsupported on the referee object.",

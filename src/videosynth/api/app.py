@@ -23,6 +23,8 @@ from videosynth.api.metrics import QueueFigures, ReadQueueFigures
 from videosynth.api.ops import ReadinessCheck
 from videosynth.domain.catalog import ModelSpec
 from videosynth.registry import registry_for_settings, served_models
+from videosynth.safety.check import PromptSafety, prompt_safety
+from videosynth.safety.metrics import SafetyMetrics
 from videosynth.service import TaskService
 from videosynth.settings import Settings
 
@@ -99,11 +101,18 @@ def build_app(settings: Settings) -> FastAPI:
     are read now (a bad registry fails here, not at the first request): the API refuses at create what the entry
     serving a model cannot make, so it reads the workers' registry."""
     models = served_models(registry_for_settings(settings))
-    return create_app(settings, functools.partial(open_parts, settings, models), compose.results_are_local(settings))
+    safety = prompt_safety(settings)  # None unless configured; a bad blocklist file fails here
+    opened = functools.partial(open_parts, settings, models, safety)
+    app = create_app(settings, opened, compose.results_are_local(settings))
+    if safety is not None:
+        safety.count_into(SafetyMetrics(app.state.metrics.registry))
+    return app
 
 
 @asynccontextmanager
-async def open_parts(settings: Settings, models: Mapping[str, ModelSpec]) -> AsyncIterator[ApiParts]:
+async def open_parts(
+    settings: Settings, models: Mapping[str, ModelSpec], safety: PromptSafety | None = None
+) -> AsyncIterator[ApiParts]:
     """The stores and storage ``settings`` name, and the service over them, until the app stops serving."""
     async with compose.api_stores(settings) as stores:
         blobs = compose.blob_store(settings)
@@ -116,6 +125,7 @@ async def open_parts(settings: Settings, models: Mapping[str, ModelSpec]) -> Asy
                 stores.writer,
                 models,
                 cancels=compose.cancel_forwarder(settings),
+                safety=safety,
             ),
             readiness=compose.readiness_check(settings, stores, blobs),
             queue_figures=stores.queue_figures,

@@ -16,6 +16,7 @@ from videosynth.api.dashscope_routes import DashScopeFastRoute, DashScopeRoute
 from videosynth.api.dashscope_wire import read_create_body
 from videosynth.api.deps import (
     POLL_INPUTS,
+    WEBHOOK_HEADER,
     AuthorizationHeader,
     KeyDep,
     ServiceDep,
@@ -34,7 +35,7 @@ PREFIXES = ("/api/v1", "/wan/api/v1")
 SYNC_CALLS_MESSAGE = "current user api does not support synchronous calls"
 # What the create (a FastRoute) reads off its request, as its OpenAPI description.
 CREATE_INPUTS = openapi_inputs(
-    headers=["Authorization", "X-DashScope-Async"], optional_headers=["Idempotency-Key"], json_body=True
+    headers=["Authorization", "X-DashScope-Async"], optional_headers=["Idempotency-Key", WEBHOOK_HEADER], json_body=True
 )
 
 router = APIRouter(route_class=DashScopeRoute)  # all but the hot paths (register)
@@ -77,7 +78,7 @@ async def create_task(request: Request) -> JSONResponse:
     body = await read_json(request)
     draft = read_create_body(body)
     request_id = request_id_of(request)
-    task = await service.submit(key, draft, request_id, retry_key, body=body)
+    task = await service.submit(key, draft, request_id, retry_key, body=body, webhook_url=headers.get(WEBHOOK_HEADER))
     return JSONResponse(
         {"output": {"task_status": task.status.value, "task_id": task.task_id}, "request_id": request_id}
     )

@@ -36,6 +36,10 @@ AuthorizationHeader = Annotated[str | None, Header(alias="Authorization")]
 POLL_INPUTS = openapi_inputs(path=["task_id"], headers=["Authorization"])
 
 
+# A create's callback URL (any dialect): its terminal event is POSTed there (webhooks/).
+WEBHOOK_HEADER = "X-Webhook-Url"
+
+
 def idempotency_key(headers: Headers) -> str | None:
     """A create's Idempotency-Key header (any dialect), refused unless 1 to 255 characters."""
     key = headers.get("idempotency-key")

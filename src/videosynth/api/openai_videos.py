@@ -17,7 +17,15 @@ from starlette.concurrency import run_in_threadpool
 
 from videosynth.api.body import media_type, read_form, read_json
 from videosynth.api.context import request_id_of
-from videosynth.api.deps import POLL_INPUTS, KeyDep, ServiceDep, idempotency_key, poll_inputs, service_of
+from videosynth.api.deps import (
+    POLL_INPUTS,
+    WEBHOOK_HEADER,
+    KeyDep,
+    ServiceDep,
+    idempotency_key,
+    poll_inputs,
+    service_of,
+)
 from videosynth.api.fast_route import add_fast_route, openapi_inputs
 from videosynth.api.openai_routes import OpenAIFastRoute, OpenAIRoute
 from videosynth.api.openai_wire import read_create_body, remix_draft
@@ -84,7 +92,14 @@ async def create_video(request: Request) -> JSONResponse:
     key = await service.authenticate(request.headers.get("authorization"))
     body, files = await _create_body(request)
     draft = read_create_body(body, service.model_names(), service.openai_default_model, files)
-    task = await service.submit(key, draft, request_id_of(request), idempotency_key(request.headers), body=body)
+    task = await service.submit(
+        key,
+        draft,
+        request_id_of(request),
+        idempotency_key(request.headers),
+        body=body,
+        webhook_url=request.headers.get(WEBHOOK_HEADER),
+    )
     return _video_response(task, service)
 
 
@@ -157,13 +172,20 @@ async def remix_video(video_id: str, request: Request, service: ServiceDep, key:
         raise InvalidParameter("The request body must be a JSON object with a 'prompt'.")
     source = await run_in_threadpool(service.own_task, key, video_id)
     draft = remix_draft(source.request, source.seed, body.get("prompt"))
-    task = await service.submit(key, draft, request_id_of(request), body=body, remixed_from=source.task_id)
+    task = await service.submit(
+        key,
+        draft,
+        request_id_of(request),
+        body=body,
+        remixed_from=source.task_id,
+        webhook_url=request.headers.get(WEBHOOK_HEADER),
+    )
     return _video_response(task, service)
 
 
 def register(app: FastAPI) -> None:
     # The hot paths (creates, retrieves while polling) first, as FastRoutes.
-    create_inputs = openapi_inputs(headers=["Authorization"], optional_headers=["Idempotency-Key"])
+    create_inputs = openapi_inputs(headers=["Authorization"], optional_headers=["Idempotency-Key", WEBHOOK_HEADER])
     form = {"schema": {"type": "object"}}
     content = {"multipart/form-data": form, "application/json": form}
     create_inputs["requestBody"] = {"required": True, "content": content}

@@ -45,6 +45,13 @@ class ModelNotFound(InvalidParameter):
     default_message = "Model not exist."
 
 
+class DataInspectionFailed(VideosynthError):
+    """The prompt check (safety/) found the prompt unacceptable; the task is never queued."""
+
+    code = "DataInspectionFailed"
+    default_message = "Input or output data may contain inappropriate content."
+
+
 class UnsupportedOperation(VideosynthError):
     code = "UnsupportedOperation"
     default_message = "The operation is unsupported on the referee object."

@@ -50,7 +50,7 @@ def _create_one(
         refused = usage.refusal(task.key_id, item.admission)
         if refused is not None:
             return refused
-    row = task_row(task, idempotency_key, item.request_hash)
+    row = task_row(task, idempotency_key, item.request_hash, item.webhook_url)
     if idempotency_key is None:
         bulk.append(row)
     else:

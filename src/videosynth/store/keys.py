@@ -37,7 +37,7 @@ class SqlKeyStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    def create(self, name: str, now_ms: int) -> tuple[ApiKey, str]:
+    def create(self, name: str, now_ms: int, webhook_url: str | None = None) -> tuple[ApiKey, str]:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         key = ApiKey(
             key_id=uuid.uuid4().hex[:16],
@@ -52,6 +52,7 @@ class SqlKeyStore:
             "secret_hash": hash_secret(secret),
             "created_ms": key.created_ms,
             "revoked_ms": None,
+            "webhook_url": webhook_url,
         }
         with self._engine.begin() as conn:
             conn.execute(insert(api_keys).values(row))

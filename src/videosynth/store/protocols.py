@@ -44,6 +44,7 @@ class NewTask:
     idempotency_key: str | None = None
     request_hash: str | None = None
     admission: Admission | None = None
+    webhook_url: str | None = None  # where its terminal event goes (else its key's webhook URL, if any)
 
 
 # What one create of a batch came to: the task (new, or the one a retry names), or why not.
@@ -163,8 +164,9 @@ class TaskStore(Protocol):
 
 
 class KeyStore(Protocol):
-    def create(self, name: str, now_ms: int) -> tuple[ApiKey, str]:
-        """A new key; the secret is returned once and only its hash is stored."""
+    def create(self, name: str, now_ms: int, webhook_url: str | None = None) -> tuple[ApiKey, str]:
+        """A new key; the secret is returned once and only its hash is stored. ``webhook_url`` receives the
+        terminal events of its tasks that name no URL of their own."""
         ...
 
     def list(self) -> list[ApiKey]: ...

@@ -33,6 +33,7 @@ from videosynth.store.admission import release_active
 from videosynth.store.creates import create_batch
 from videosynth.store.engine import immediate
 from videosynth.store.insert import TaskInsert
+from videosynth.store.outbox import record_events
 from videosynth.store.protocols import CreateOutcome, NewTask, Purged, TaskPage, Tasks
 from videosynth.store.purge import purge_statement
 from videosynth.store.rows import row_to_task
@@ -173,6 +174,7 @@ class SqlTaskStore:
             row = conn.execute(select(tasks).where(*mine)).mappings().first()
             if canceled:
                 release_active(conn, [key_id])
+                record_events(conn, tasks.c.task_id == task_id, TaskStatus.CANCELED, now_ms)
         return None if row is None else row_to_task(row)
 
     # --- worker side ---------------------------------------------------------------------------------------
@@ -268,7 +270,7 @@ class SqlTaskStore:
                 error_message=_abandoned_message(),
                 **_NO_LEASE,
             )
-            .returning(tasks.c.key_id)
+            .returning(tasks.c.key_id, tasks.c.task_id)
         )
         retry = (
             REQUEUE.update()
@@ -276,9 +278,12 @@ class SqlTaskStore:
             .values(progress=0, updated_ms=now_ms, **_NO_LEASE)
         )
         with self._engine.begin() as conn:
-            failed = conn.execute(give_up).scalars().all()
+            failed = conn.execute(give_up).all()
             retried = int(conn.execute(retry).rowcount)
-            release_active(conn, failed)
+            release_active(conn, [row.key_id for row in failed])
+            if failed:
+                failed_ids = [row.task_id for row in failed]
+                record_events(conn, tasks.c.task_id.in_(failed_ids), TaskStatus.FAILED, now_ms)
         return len(failed) + retried
 
     # --- retention -----------------------------------------------------------------------------------------
@@ -311,6 +316,9 @@ class SqlTaskStore:
             key_id = conn.execute(statement).scalar_one_or_none()
             if key_id is not None and change is not None and change.frees_a_slot:
                 release_active(conn, [key_id])
+            if key_id is not None and change is not None and change.target.is_final:
+                # The event is committed with the state it reports (store/outbox.py).
+                record_events(conn, tasks.c.task_id == task_id, change.target, self._clock())
         return key_id is not None
 
     def _has_pending(self, models: Collection[str] | None) -> bool:

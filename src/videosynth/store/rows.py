@@ -74,7 +74,9 @@ def row_to_task(row: Mapping[Any, Any]) -> Task:
     )
 
 
-def task_row(task: Task, idempotency_key: str | None, request_hash: str | None) -> dict[str, Any]:
+def task_row(
+    task: Task, idempotency_key: str | None, request_hash: str | None, webhook_url: str | None = None
+) -> dict[str, Any]:
     """A new task's whole row: its fields, then the queue's own columns (no Task field) as a new task has them;
     the store keeps those afterwards (claims set the lease, every write stamps updated_ms)."""
     row = {
@@ -87,6 +89,7 @@ def task_row(task: Task, idempotency_key: str | None, request_hash: str | None) 
         lease_expires_ms=None,
         idempotency_key=idempotency_key,
         request_hash=request_hash,
+        webhook_url=webhook_url,
         updated_ms=task.submit_ms,
     )
     return row

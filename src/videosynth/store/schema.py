@@ -60,6 +60,8 @@ tasks = Table(
     # The backend's own state (migration 0005), written only under the worker's lease; it survives a re-claim.
     Column("backend_state_json", JSON, nullable=False, server_default=text("'{}'")),
     Column("record_json", JSON, nullable=False, server_default=text("'{}'")),
+    # Where this task's terminal event goes (the create's X-Webhook-Url, migration 0008); None: the key's, if any.
+    Column("webhook_url", String(2048)),
     # claim: WHERE status='PENDING' AND model IN (…) ORDER BY submit_ms; also serves requeue's status filter.
     Index("ix_tasks_claim", "status", "model", "submit_ms"),
     # listing: a key's tasks newest first.
@@ -86,6 +88,8 @@ api_keys = Table(
     Column("secret_hash", String(64), nullable=False),
     Column("created_ms", BigInteger, nullable=False),
     Column("revoked_ms", BigInteger),
+    # Where the terminal events of this key's tasks go unless a create names its own (migration 0008).
+    Column("webhook_url", String(2048)),
     Index("uq_api_keys_secret_hash", "secret_hash", unique=True),
     Index("ix_api_keys_name", "name"),
 )
@@ -120,4 +124,26 @@ upstream_slots = Table(
     Column("slot", Integer, primary_key=True),
     Column("holder", String(64)),
     Column("expires_ms", BigInteger),
+)
+
+# Webhook events waiting to be delivered (migration 0008), inserted in the transaction that makes a task final,
+# so no terminal state is ever committed without its event. Deliverers claim rows with a lease, like tasks.
+webhook_outbox = Table(
+    "webhook_outbox",
+    metadata,
+    Column("event_id", String(64), primary_key=True),  # the webhook-id header: stable across retries
+    Column("task_id", String(64), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    # pending → delivered, or → dead (refused destination, or retried for webhook_max_age_s).
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("lease_owner", String(255)),
+    Column("lease_expires_ms", BigInteger),
+    Column("finished_ms", BigInteger),
+    Column("last_error", Text),
+    # claim: WHERE state='pending' AND next_attempt_ms <= now ORDER BY next_attempt_ms.
+    Index("ix_webhook_outbox_due", "state", "next_attempt_ms"),
 )

@@ -4,7 +4,7 @@ Written with the task's success (model entry, checkpoint hash, seed, parameters 
 generation size and sampler, versions, device) and shown in the task's detail. Existing rows start empty.
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0008
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0008"
 branch_labels: str | None = None
 depends_on: str | None = None
 
