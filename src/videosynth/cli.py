@@ -37,8 +37,7 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="API only: run no embedded worker.")] = False,
 ) -> None:
     """Run the HTTP API (and, by default, one embedded worker process)."""
-    import uvicorn
-
+    from videosynth.api import serving
     from videosynth.api.app import build_app
     from videosynth.registry import RegistryError
     from videosynth.worker.embedded import EmbeddedWorker
@@ -55,7 +54,7 @@ def serve(
         worker.start()
     tune_collector()
     try:
-        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+        serving.run(api, host=host, port=port)  # uvicorn, ending event streams when a shutdown begins
     finally:
         if worker is not None:
             worker.stop(grace_s=min(settings.drain_grace_s, 30.0))

@@ -77,6 +77,12 @@ class Task:
     usage: dict[str, Any] = field(default_factory=dict)
     # What the backend saved while working on it (e.g. an upstream's task id), kept across re-claims.
     backend_state: dict[str, Any] = field(default_factory=dict)
+    # What the worker last published about its work (domain/progress.py): a Phase value, the denoising step of
+    # steps and the time the remaining steps need. None until a worker publishes, and again after a requeue.
+    phase: str | None = None
+    step: int | None = None
+    steps: int | None = None
+    eta_ms: int | None = None
 
 
 def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:

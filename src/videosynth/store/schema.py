@@ -59,6 +59,12 @@ tasks = Table(
     Column("updated_ms", BigInteger, nullable=False),
     # The backend's own state (migration 0005), written only under the worker's lease; it survives a re-claim.
     Column("backend_state_json", JSON, nullable=False, server_default=text("'{}'")),
+    # The worker's published progress (migration 0007, domain/progress.py): plain columns, so the poll's raw
+    # read decodes no JSON for them.
+    Column("phase", String(24)),
+    Column("step", Integer),
+    Column("steps", Integer),
+    Column("eta_ms", BigInteger),
     # claim: WHERE status='PENDING' AND model IN (…) ORDER BY submit_ms; also serves requeue's status filter.
     Index("ix_tasks_claim", "status", "model", "submit_ms"),
     # listing: a key's tasks newest first.
