@@ -43,7 +43,7 @@ def test_empty_database_is_refused_until_migrated(empty_url: str) -> None:
         open_stores(empty_url)
 
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0005"
+    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0007"
     migrate.check_current(empty_url)
     migrate.upgrade(empty_url)  # a second run is a no-op
     task_store, _, engine = open_stores(empty_url)
