@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support import sse
+from tests.support.fake_chat import API_KEY, MODEL, Reply, running_chat_server
 from tests.support.server import Server, query, submit, wait_final
 
 PHASES = ["queued", "extending_prompt", "denoising", "encoding", "uploading", "done"]
@@ -107,6 +108,37 @@ def test_a_finished_task_gets_one_event_and_the_apiyi_prefix_serves_it_too(strea
             [event] = sse.events(response)
         assert event.data["output"]["task_status"] == "SUCCEEDED"
         assert event.data["progress"]["phase"] == "done"
+
+
+def test_a_prompt_extension_is_a_phase_of_its_own(tmp_path: Path) -> None:
+    with running_chat_server() as chat:
+        chat.reply = Reply(delay_s=1.0)  # the rewrite takes a while: the stream sees the task in that phase
+        env = {
+            **STREAM_ENV,
+            "VIDEOSYNTH_MODEL_STEPS": "4",
+            "VIDEOSYNTH_PROMPT_EXTEND_PROVIDER": "openai",
+            "VIDEOSYNTH_PROMPT_EXTEND_BASE_URL": chat.base_url,
+            "VIDEOSYNTH_PROMPT_EXTEND_API_KEY": API_KEY,
+            "VIDEOSYNTH_PROMPT_EXTEND_MODEL": MODEL,
+        }
+        server = Server(tmp_path / "extending", env).start()
+        try:
+            key = server.create_key("extending")
+            task_id = _task_id(server, key)
+            with httpx.stream(
+                "GET", _events_url(server, task_id), headers=_auth(key), timeout=READ_TIMEOUT
+            ) as response:
+                seen = [event.data for event in sse.events(response)]
+        finally:
+            server.stop()
+    phases = [body["progress"]["phase"] for body in seen]
+    assert "extending_prompt" in phases and phases[-1] == "done", phases
+    assert phases.index("extending_prompt") < min(
+        phases.index(p) for p in ("encoding", "uploading", "done") if p in phases
+    )
+    extending = next(body for body in seen if body["progress"]["phase"] == "extending_prompt")
+    assert extending["output"]["task_status"] == "RUNNING" and extending["progress"]["percent"] == 1
+    assert seen[-1]["output"]["actual_prompt"]
 
 
 def test_another_keys_task_is_one_unknown_event(streaming: Server) -> None:
