@@ -40,8 +40,7 @@ def serve(
     no_worker: Annotated[bool, typer.Option("--no-worker", help="API only: run no embedded worker.")] = False,
 ) -> None:
     """Run the HTTP API (and, by default, one embedded worker process)."""
-    import uvicorn
-
+    from videosynth.api import serving
     from videosynth.api.app import build_app
     from videosynth.registry import RegistryError
     from videosynth.worker.embedded import EmbeddedWorker
@@ -61,7 +60,7 @@ def serve(
     deliverer = start_deliverer(settings, f"http://{host}:{port}", api.state.metrics.registry)
     tune_collector()
     try:
-        uvicorn.run(api, host=host, port=port, log_level="warning", access_log=False)
+        serving.run(api, host=host, port=port)  # uvicorn, ending event streams when a shutdown begins
     finally:
         deliverer.stop()
         if worker is not None:

@@ -127,6 +127,13 @@ class Settings(BaseSettings):
     webhook_retry_max_s: float = Field(3_600.0, gt=0, description="Longest delay between webhook retries.")
     webhook_poll_s: float = Field(1.0, gt=0, description="How often `serve` looks for webhook events to send.")
 
+    # The task events stream (GET /api/v1/tasks/{task_id}/events, api/events.py).
+    events_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between `: ping` comments on a quiet stream.")
+    events_poll_s: float = Field(0.5, gt=0, description="How often an events stream re-reads its task.")
+    events_max_streams_per_key: int = Field(
+        8, ge=1, description="Open event streams per API key and API process (over it: 429 Throttling)."
+    )
+
     @field_validator("data_dir", "results_dir", "prompt_blocklist", "c2pa_cert_file", "c2pa_key_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from http import HTTPStatus
+from typing import Any
 
 import dashscope
 import httpx
@@ -60,3 +65,51 @@ def test_sdk_cancel(sdk_base: str, api_only: Server, monkeypatch: pytest.MonkeyP
     canceled = VideoSynthesis.cancel(created, api_key=key)
     assert canceled.status_code == HTTPStatus.OK, canceled
     assert VideoSynthesis.fetch(created, api_key=key).output.task_status == "CANCELED"
+
+
+# The SDK reads DASHSCOPE_HTTP_BASE_URL (and DASHSCOPE_API_KEY) once, when it is imported: a fresh interpreter.
+_ENV_CLIENT = """
+import json, sys
+from dashscope import VideoSynthesis
+
+out = {}
+created = VideoSynthesis.async_call(model="wan2.7-t2v", prompt="a fox in the snow", duration=2, seed=11)
+out["created"] = [created.status_code, created.output.task_status]
+if sys.argv[1] == "cancel":
+    out["canceled"] = VideoSynthesis.cancel(created).status_code
+    out["fetched"] = VideoSynthesis.fetch(created).output.task_status
+else:
+    done = VideoSynthesis.wait(created)
+    out["done"] = [done.status_code, done.output.task_status, done.output.video_url]
+    out["fetched"] = VideoSynthesis.fetch(created.output.task_id).output.task_status
+    listed = VideoSynthesis.list(page_size=50)
+    out["listed"] = [listed.status_code, [task["task_id"] for task in listed.output["data"]]]
+out["task_id"] = created.output.task_id
+print(json.dumps(out))
+"""
+
+
+def _env_client(server: Server, key: str, mode: str) -> dict[str, Any]:
+    env = {**os.environ, "DASHSCOPE_HTTP_BASE_URL": f"{server.base_url}/api/v1", "DASHSCOPE_API_KEY": key}
+    done = subprocess.run(
+        [sys.executable, "-c", _ENV_CLIENT, mode], env=env, capture_output=True, text=True, timeout=240, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_base_url_from_the_environment_variable(server: Server, key: str) -> None:
+    result = _env_client(server, key, "wait")
+    assert result["created"] == [HTTPStatus.OK, "PENDING"]
+    status, final, video_url = result["done"]
+    assert (status, final, result["fetched"]) == (HTTPStatus.OK, "SUCCEEDED", "SUCCEEDED")
+    assert httpx.get(video_url, timeout=30).content[4:8] == b"ftyp"
+    listed_status, listed = result["listed"]
+    assert listed_status == HTTPStatus.OK and result["task_id"] in listed
+
+
+def test_cancel_with_the_base_url_from_the_environment(api_only: Server, api_only_key: str) -> None:
+    result = _env_client(api_only, api_only_key, "cancel")
+    assert result["created"] == [HTTPStatus.OK, "PENDING"]
+    assert (result["canceled"], result["fetched"]) == (HTTPStatus.OK, "CANCELED")

@@ -280,7 +280,7 @@ def test_rerun_keeps_the_seed_and_throttling_is_explained(page: sync_api.Page, t
     sync_api.expect(page.locator("#history li")).to_have_count(1)
     first_id = page.locator("#history li").first.get_attribute("data-task-id")
 
-    page.get_by_role("button", name=f"Re-run task {first_id} with seed 7").focus()
+    page.get_by_role("button", name=f"Re-run task {first_id} as it was made").focus()
     page.keyboard.press("Enter")
     sync_api.expect(page.locator("#history li")).to_have_count(2)
     items = page.locator("#history li")

@@ -8,6 +8,7 @@ from typing import cast
 import pytest
 from prometheus_client import CollectorRegistry
 
+from videosynth.domain.progress import WorkProgress
 from videosynth.store.protocols import TaskStore
 from videosynth.worker.heartbeat import Heartbeat
 from videosynth.worker.metrics import WorkerMetrics
@@ -60,7 +61,9 @@ class _FlakyStore:
     def __init__(self) -> None:
         self.answers: list[bool | None] = [True, None, False]
 
-    def heartbeat(self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | None = None) -> bool:
+    def heartbeat(
+        self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | WorkProgress | None = None
+    ) -> bool:
         answer = self.answers.pop(0) if self.answers else False
         if answer is None:
             raise ConnectionError("store unreachable")

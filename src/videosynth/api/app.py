@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from videosynth import __version__, compose
-from videosynth.api import apiyi, dashscope, files, metrics, openai_videos, ops, playground
+from videosynth.api import apiyi, dashscope, events, files, metrics, openai_videos, ops, playground
 from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.dashscope_routes import render_dashscope_error
 from videosynth.api.errors import install_error_handlers
@@ -86,6 +86,7 @@ def create_app(settings: Settings, open_parts: OpenParts, serve_files: bool) -> 
     # Routes are matched in the order they are registered: the hot paths (FastRoutes) go first.
     apiyi.register(app)
     dashscope.register(app)
+    events.register(app, event_streams(settings))
     openai_videos.register(app)
     ops.register(app)
     if serve_files:
@@ -94,6 +95,11 @@ def create_app(settings: Settings, open_parts: OpenParts, serve_files: bool) -> 
     playground.register(app)  # the page and its read-only extensions, after every API route
     build_routes(app)
     return app
+
+
+def event_streams(settings: Settings) -> events.EventStreams:
+    timings = events.StreamTimings(heartbeat_s=settings.events_heartbeat_s, poll_s=settings.events_poll_s)
+    return events.EventStreams(settings.events_max_streams_per_key, timings)
 
 
 def build_app(settings: Settings) -> FastAPI:

@@ -28,7 +28,7 @@ from videosynth.api.deps import (
 from videosynth.api.fast_route import add_fast_route, openapi_inputs
 from videosynth.domain.errors import AccessDenied, InvalidParameter
 from videosynth.domain.task import Task, TaskStatus, format_time
-from videosynth.service import ListQuery
+from videosynth.service import ListQuery, TaskService
 
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 PREFIXES = ("/api/v1", "/wan/api/v1")
@@ -93,14 +93,15 @@ def _create_headers(headers: Headers) -> str | None:
 
 async def query_task(request: Request) -> JSONResponse:
     service, authorization, task_id = poll_inputs(request)
+    return JSONResponse(poll_body(request, service, task_id, await service.poll(authorization, task_id)))
+
+
+def poll_body(request: Request, service: TaskService, task_id: str, task: Task | None) -> dict[str, Any]:
+    """The status poll's body (None: no such task for this key, UNKNOWN); the events stream sends it too."""
     request_id = request_id_of(request)
-    task = await service.poll(authorization, task_id)
     if task is None:
-        return JSONResponse(
-            {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}}
-        )
-    rendered = render_task(task, result_url(service, task, request), _zone(request))
-    return JSONResponse({"request_id": request_id, **rendered})
+        return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}}
+    return {"request_id": request_id, **render_task(task, result_url(service, task, request), _zone(request))}
 
 
 @router.post("/tasks/{task_id}/cancel")

@@ -80,6 +80,12 @@ class Task:
     backend_state: dict[str, Any] = field(default_factory=dict)
     # How the video was made, to make it again (worker/record.py); {} until it SUCCEEDED.
     record: dict[str, Any] = field(default_factory=dict)
+    # What the worker last published about its work (domain/progress.py): a Phase value, the denoising step of
+    # steps and the time the remaining steps need. None until a worker publishes, and again after a requeue.
+    phase: str | None = None
+    step: int | None = None
+    steps: int | None = None
+    eta_ms: int | None = None
 
 
 def format_time(epoch_ms: int | None, zone: tzinfo = UTC) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from videosynth.domain.admission import Admission, AdmissionRefused
+from videosynth.domain.progress import WorkProgress
 from videosynth.domain.task import Task, TaskStatus
 
 
@@ -111,8 +112,11 @@ class TaskStore(Protocol):
         lease until now + lease_s, scheduled time set on the first claim."""
         ...
 
-    def heartbeat(self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | None = None) -> bool:
-        """Extend the lease (and record progress). False when the lease was lost: stop working on the task."""
+    def heartbeat(
+        self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | WorkProgress | None = None
+    ) -> bool:
+        """Extend the lease (and record progress: a percent, or a WorkProgress with its phase, step and ETA).
+        False when the lease was lost: stop working on the task."""
         ...
 
     def save_backend_state(self, task_id: str, worker_id: str, state: dict[str, Any]) -> bool:

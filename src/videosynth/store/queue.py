@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 
 from videosynth.domain.admission import Admission
+from videosynth.domain.progress import WorkProgress
 from videosynth.domain.task import ACTIVE_STATUSES, FINAL_STATUSES, Task, TaskStatus
 from videosynth.store.admission import release_active
 from videosynth.store.creates import create_batch
@@ -54,6 +55,8 @@ from videosynth.store.transitions import (
 _CLAIM_TRIES = 5
 
 _NO_LEASE: Mapping[str, None] = {"lease_owner": None, "lease_expires_ms": None}
+# A task back in the queue (or newly claimed) has no published work yet.
+_NO_WORK: Mapping[str, None] = {"phase": None, "step": None, "steps": None, "eta_ms": None}
 _ACTIVE_VALUES = sorted(status.value for status in ACTIVE_STATUSES)
 _FINAL_VALUES = sorted(status.value for status in FINAL_STATUSES)
 
@@ -192,8 +195,13 @@ class SqlTaskStore:
                 return None
         return None
 
-    def heartbeat(self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | None = None) -> bool:
+    def heartbeat(
+        self, task_id: str, worker_id: str, now_ms: int, lease_s: float, progress: int | WorkProgress | None = None
+    ) -> bool:
         values: dict[str, Any] = {"lease_expires_ms": now_ms + _ms(lease_s), "updated_ms": now_ms}
+        if isinstance(progress, WorkProgress):
+            values.update(_work_columns(progress))
+            progress = progress.percent
         if progress is not None:
             # Monotone: a late or reordered heartbeat never moves the bar backwards.
             reported = min(max(progress, 0), 100)
@@ -255,6 +263,7 @@ class SqlTaskStore:
             "attempts": case((tasks.c.attempts > 0, tasks.c.attempts - 1), else_=0),
             "updated_ms": self._clock(),
             **_NO_LEASE,
+            **_NO_WORK,
         }
         return self._update_owned(task_id, worker_id, values, REQUEUE)
 
@@ -275,7 +284,7 @@ class SqlTaskStore:
         retry = (
             REQUEUE.update()
             .where(*expired, tasks.c.attempts < max_attempts)
-            .values(progress=0, updated_ms=now_ms, **_NO_LEASE)
+            .values(progress=0, updated_ms=now_ms, **_NO_LEASE, **_NO_WORK)
         )
         with self._engine.begin() as conn:
             failed = conn.execute(give_up).all()
@@ -327,6 +336,10 @@ class SqlTaskStore:
             return conn.execute(query).first() is not None
 
 
+def _work_columns(work: WorkProgress) -> dict[str, Any]:
+    return {"phase": work.phase.value, "step": work.step, "steps": work.steps, "eta_ms": work.eta_ms}
+
+
 def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
@@ -371,6 +384,7 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
             scheduled_ms=func.coalesce(tasks.c.scheduled_ms, literal(now_ms, BigInteger)),
             progress=0,
             updated_ms=now_ms,
+            **_NO_WORK,
         )
         .returning(*tasks.c)
     )

@@ -58,6 +58,10 @@ TASK_COLUMNS: tuple[FieldColumn, ...] = (
     FieldColumn("usage_json", "usage", load=_json_object),
     FieldColumn("backend_state_json", "backend_state", load=_json_object),
     FieldColumn("record_json", "record", load=_json_object),
+    FieldColumn("phase", "phase"),
+    FieldColumn("step", "step"),
+    FieldColumn("steps", "steps"),
+    FieldColumn("eta_ms", "eta_ms"),
 )
 
 # Columns a raw DBAPI read hands over as JSON text (SQLite) rather than decoded.

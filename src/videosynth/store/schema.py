@@ -62,6 +62,12 @@ tasks = Table(
     Column("record_json", JSON, nullable=False, server_default=text("'{}'")),
     # Where this task's terminal event goes (the create's X-Webhook-Url, migration 0008); None: the key's, if any.
     Column("webhook_url", String(2048)),
+    # The worker's published progress (migration 0007, domain/progress.py): plain columns, so the poll's raw
+    # read decodes no JSON for them.
+    Column("phase", String(24)),
+    Column("step", Integer),
+    Column("steps", Integer),
+    Column("eta_ms", BigInteger),
     # claim: WHERE status='PENDING' AND model IN (…) ORDER BY submit_ms; also serves requeue's status filter.
     Index("ix_tasks_claim", "status", "model", "submit_ms"),
     # listing: a key's tasks newest first.

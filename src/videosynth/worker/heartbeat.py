@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
+from videosynth.domain.progress import WorkProgress
 from videosynth.store.protocols import TaskStore
 
 # Told how each renewal went: "ok", "lost" (the lease is gone) or "error" (the store could not be reached).
@@ -26,6 +27,7 @@ class Heartbeat:
         lease_s: float,
         interval_s: float,
         on_beat: BeatObserver = _ignore,
+        min_gap_s: float = 0.2,
     ) -> None:
         self._tasks = tasks
         self._on_beat = on_beat
@@ -33,8 +35,9 @@ class Heartbeat:
         self._worker_id = worker_id
         self._lease_s = lease_s
         self._interval_s = interval_s
-        self._progress = 0
-        self._published = -1
+        # One write per denoising step of a fast model would be a write storm: progress goes out at most this often.
+        self._min_gap_s = min_gap_s
+        self._work: WorkProgress | None = None
         self._wake = threading.Event()
         self._done = threading.Event()
         self.lost = threading.Event()  # set when the store says the lease is no longer ours
@@ -55,27 +58,26 @@ class Heartbeat:
         self._done.set()
         self._wake.set()
 
-    def report(self, progress: int) -> None:
-        """Record progress; publish early when it moved enough that a poller would notice."""
-        self._progress = max(self._progress, min(progress, 99))
-        if self._progress - self._published >= 5:
-            self._wake.set()
+    def report(self, work: WorkProgress) -> None:
+        """Record what the work is at; published soon (within min_gap_s), so a watcher sees each phase and step."""
+        self._work = work
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._done.is_set():
             self._beat()
             self._wake.wait(self._interval_s)
             self._wake.clear()
+            self._done.wait(self._min_gap_s)
 
     def _beat(self) -> None:
-        progress = self._progress
+        work = self._work
         now_ms = int(time.time() * 1000)
         try:
-            alive = self._tasks.heartbeat(self._task_id, self._worker_id, now_ms, self._lease_s, progress)
+            alive = self._tasks.heartbeat(self._task_id, self._worker_id, now_ms, self._lease_s, work)
         except Exception:  # a transient store error must not kill the heartbeat; the lease has slack
             self._on_beat("error")
             return
-        self._published = progress
         self._on_beat("ok" if alive else "lost")
         if not alive:
             self.lost.set()

@@ -26,6 +26,7 @@ from videosynth.backends.base import (
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
 from videosynth.domain.errors import VideosynthError
 from videosynth.domain.plan import GenerationPlan, plan_generation
+from videosynth.domain.progress import Phase, denoising, entering
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
 from videosynth.media.probe import VideoInfo
@@ -42,9 +43,6 @@ from videosynth.worker.output import Video, video_from
 from videosynth.worker.record import reproducibility_record
 
 log = logging.getLogger(__name__)
-
-# Progress shown while polling: denoising is most of the work, encoding and upload the rest.
-_DENOISE_START, _DENOISE_END, _ENCODING = 5, 90, 95
 
 
 @dataclass(frozen=True)
@@ -133,6 +131,7 @@ class Worker:
             outcome = None
             # A relay's upstream extends the prompt itself (and answers the actual prompt there, not here).
             if task.request.prompt_extend and not self._backend.capabilities.forwards_request:
+                beat.report(entering(Phase.EXTENDING_PROMPT))
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
@@ -186,10 +185,12 @@ class Worker:
             # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
             audio = self._audio(task, scratch)
             plan, model = self._plan(task), task.request.model
+            beat.report(entering(Phase.DENOISING))
+            context = self._context(task, beat, scratch)  # its step clock starts now
             job = self._job(task, prompt, plan)
             with self._metrics.timed("generate", model):
-                output = self._backend.run(job, self._context(task, beat, scratch))
-            beat.report(_ENCODING)
+                output = self._backend.run(job, context)
+            beat.report(entering(Phase.ENCODING))
             with self._metrics.timed("encode", model):
                 video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
             if self._config.provenance is not None:
@@ -197,6 +198,7 @@ class Worker:
                     video = self._signed(task, video, scratch / "signed.mp4", self._config.provenance)
             if beat.lost.is_set():
                 raise GenerationAborted()
+            beat.report(entering(Phase.UPLOADING))
             with self._metrics.timed("upload", model):
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
             with self._metrics.timed("images", model):
@@ -267,10 +269,12 @@ class Worker:
         )
 
     def _on_step(self, beat: Heartbeat) -> StepCallback:
+        started = time.monotonic()  # the ETA comes from the step times measured since
+
         def on_step(step: int, total: int) -> None:
             if beat.lost.is_set() or self.abort.is_set():
                 raise GenerationAborted()
-            beat.report(_DENOISE_START + (_DENOISE_END - _DENOISE_START) * step // max(total, 1))
+            beat.report(denoising(step, total, time.monotonic() - started))
 
         return on_step
 

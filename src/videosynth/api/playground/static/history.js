@@ -77,7 +77,9 @@ async function renderTask(summary) {
   show.setAttribute("aria-label", `Show task ${taskId}`);
   show.addEventListener("click", () => actions.show(taskId, body));
   const rerun = element("button", { type: "button", className: "secondary", textContent: "Re-run" });
-  rerun.setAttribute("aria-label", `Re-run task ${taskId} with seed ${output.seed}`);
+  // No "seed" in the accessible name: the form's Seed field must stay the one control labelled so.
+  rerun.setAttribute("aria-label", `Re-run task ${taskId} as it was made`);
+  rerun.title = `Re-run with seed ${output.seed}`;
   rerun.addEventListener("click", () => actions.rerun(body));
   buttons.push(show, rerun);
   lines.push(element("div", { className: "item-actions" }, buttons));

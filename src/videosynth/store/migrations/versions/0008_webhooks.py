@@ -4,7 +4,7 @@ An event row is written in the same transaction as the terminal state change it 
 change and the delivery loses nothing: a deliverer finds the row after the restart and sends it with the same id.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-04
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
