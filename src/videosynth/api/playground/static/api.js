@@ -17,7 +17,7 @@ export const keyStore = {
   clear: () => sessionStorage.removeItem(KEY_STORAGE),
 };
 
-async function call(path, { method = "GET", body, headers = {} } = {}) {
+async function call(path, { method = "GET", body, headers = {}, signal } = {}) {
   const key = keyStore.get();
   if (!key) throw new ApiFailure(401, "InvalidApiKey", "Enter your API key first.");
   let response;
@@ -26,6 +26,7 @@ async function call(path, { method = "GET", body, headers = {} } = {}) {
       method,
       headers: { Authorization: `Bearer ${key}`, ...headers },
       body: body === undefined ? undefined : JSON.stringify(body),
+      signal,
     });
   } catch {
     throw new ApiFailure(0, "NetworkError", "The server could not be reached.");
@@ -59,6 +60,9 @@ export const api = {
       headers: { "Content-Type": "application/json", "X-DashScope-Async": "enable" },
     }),
   query: (taskId) => json(`/api/v1/tasks/${encodeURIComponent(taskId)}`),
+  // The task events stream (server-sent events); the raw response, for watch.js to read as it arrives.
+  events: (taskId, signal) =>
+    call(`/api/v1/tasks/${encodeURIComponent(taskId)}/events`, { headers: { Accept: "text/event-stream" }, signal }),
   parameters: (taskId) => json(`/api/v1/tasks/${encodeURIComponent(taskId)}/parameters`),
   cancel: (taskId) => json(`/api/v1/tasks/${encodeURIComponent(taskId)}/cancel`, { method: "POST" }),
   list: (pageNo, pageSize) => json(`/api/v1/tasks?page_no=${pageNo}&page_size=${pageSize}`),

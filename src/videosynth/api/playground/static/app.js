@@ -18,7 +18,22 @@ const PHASES = {
   UNKNOWN: "Unknown task (expired, or not this key's)",
 };
 
-function phaseOf(status, progress) {
+const PHASE_WORDS = {
+  queued: "Queued",
+  extending_prompt: "Extending the prompt",
+  denoising: "Generating frames",
+  encoding: "Encoding the video",
+  uploading: "Storing the video",
+};
+
+// The worker's own word when the events stream gives it (phase, step i of n, ETA); else what the status says.
+function phaseOf(status, progress, phase) {
+  if (phase && status === "RUNNING" && PHASE_WORDS[phase.phase]) {
+    let words = PHASE_WORDS[phase.phase];
+    if (phase.phase === "denoising" && phase.step && phase.steps) words += `: step ${phase.step} of ${phase.steps}`;
+    if (phase.eta_s !== null && phase.eta_s !== undefined) words += ` · about ${Math.ceil(phase.eta_s)} s left`;
+    return words;
+  }
   if (status === "RUNNING") return progress > 0 ? "Generating frames" : "Starting: loading the model, extending the prompt";
   return PHASES[status] || status;
 }
@@ -101,11 +116,11 @@ function serverSeconds(output) {
   return Number.isFinite(taken) ? Math.round(taken / 1000) : null;
 }
 
-function render({ status, progress, output }) {
+function render({ status, progress, phase, output }) {
   const statusBox = $("current-status");
   statusBox.textContent = status;
   statusBox.className = `status-${status}`;
-  $("current-phase").textContent = phaseOf(status, progress);
+  $("current-phase").textContent = phaseOf(status, progress, phase);
   const bar = $("current-progress");
   bar.value = progress;
   bar.textContent = `${progress} %`;
