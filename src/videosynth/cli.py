@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from videosynth import compose, logs
+from videosynth import cli_client, compose, logs
 from videosynth.settings import Settings
 from videosynth.store.protocols import KeyStore
 
@@ -22,6 +22,8 @@ bench_app = typer.Typer(help="Benchmarks that print figures.", no_args_is_help=T
 app.add_typer(keys_app, name="keys")
 app.add_typer(models_app, name="models")
 app.add_typer(bench_app, name="bench")
+# The client side (`generate`, `tasks …`): talks to a server through videosynth.client only.
+cli_client.register(app)
 
 
 def _settings() -> Settings:
