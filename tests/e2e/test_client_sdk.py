@@ -1,0 +1,118 @@
+"""videosynth.client against a real `videosynth serve` with the tiny demo model: generate end to end, the async
+client, the error families, idempotent creates, list and cancel, and a wait that outlives a server restart."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+
+from videosynth.client import (
+    AsyncClient,
+    AuthenticationError,
+    Client,
+    InvalidParameterError,
+    NetworkError,
+    Task,
+    TaskNotFoundError,
+)
+from videosynth.media.probe import probe
+from tests.support.net import free_port
+from tests.support.server import Server
+
+
+def test_generate_writes_the_mp4_and_leaves_no_temp_file(server: Server, key: str, tmp_path: Path) -> None:
+    seen: list[Task] = []
+    with Client(base_url=server.base_url, api_key=key) as client:
+        video = client.generate(
+            "a fox running in snow",
+            tmp_path / "fox.mp4",
+            timeout=300,
+            on_progress=seen.append,
+            resolution="720P",
+            ratio="1:1",
+            duration=2,
+            seed=42,
+            negative_prompt="blur",
+            watermark=False,
+        )
+    assert video.task.status == "SUCCEEDED" and video.task.seed == 42 and video.path == tmp_path / "fox.mp4"
+    info = probe(video.path)
+    assert info.width == info.height and info.frames > 1 and video.size_bytes == video.path.stat().st_size
+    assert [p.name for p in tmp_path.iterdir()] == ["fox.mp4"]
+    assert seen[0].status == "PENDING" and seen[-1].status == "SUCCEEDED"
+
+
+def test_async_client_generates_too(server: Server, key: str, tmp_path: Path) -> None:
+    async def run() -> Path:
+        async with AsyncClient(base_url=server.base_url, api_key=key) as client:
+            task = await client.submit("a boat", model="wan2.6-t2v", size="1280*720", duration=2, seed=3)
+            assert (await client.get(task.task_id)).task_id == task.task_id
+            done = await client.wait(task.task_id, timeout=300)
+            return await client.download(done, tmp_path / "sub" / "boat.mp4")
+
+    path = asyncio.run(run())
+    assert probe(path).width == 1280 and [p.name for p in path.parent.iterdir()] == ["boat.mp4"]
+
+
+def test_error_families(api_only: Server, api_only_key: str) -> None:
+    with Client(base_url=api_only.base_url, api_key="sk-wrong") as stranger, pytest.raises(AuthenticationError) as bad:
+        stranger.submit("x")
+    assert bad.value.code == "InvalidApiKey" and bad.value.request_id and bad.value.status == 401
+    with Client(base_url=api_only.base_url, api_key=api_only_key) as client:
+        with pytest.raises(InvalidParameterError) as invalid:
+            client.submit("x", resolution="4K")
+        assert invalid.value.code == "InvalidParameter" and "resolution" in invalid.value.message
+        with pytest.raises(TaskNotFoundError):
+            client.get("no-such-task")
+        with pytest.raises(TaskNotFoundError):
+            client.wait("no-such-task", timeout=30)
+    with Client(base_url=f"http://127.0.0.1:{free_port()}", api_key="k", max_retries=1) as nowhere:
+        with pytest.raises(NetworkError):
+            nowhere.get("x")
+
+
+def test_same_idempotency_key_same_task_list_and_cancel(api_only: Server) -> None:
+    key = api_only.create_key("sdk-lister")
+    with Client(base_url=api_only.base_url, api_key=key) as client:
+        first = client.submit("once", idempotency_key="sdk-retry-0001")
+        again = client.submit("once", idempotency_key="sdk-retry-0001")
+        other = client.submit("twice")
+        assert first.task_id == again.task_id != other.task_id and first.status == "PENDING"
+        listed = [row.task_id for row in client.list(page_size=1)]  # one row a page: the SDK follows the pages
+        assert listed == [other.task_id, first.task_id]
+        client.cancel(first.task_id)
+        assert client.get(first.task_id).status == "CANCELED"
+        assert [row.task_id for row in client.list(status="CANCELED")] == [first.task_id]
+        with pytest.raises(InvalidParameterError) as refused:
+            client.cancel(first.task_id)
+        assert refused.value.code == "UnsupportedOperation"
+
+
+def test_wait_survives_a_server_restart(tmp_path: Path) -> None:
+    """The server dies while the SDK waits; the SDK keeps reconnecting and returns the result after restart."""
+    api_only = Server(tmp_path / "restart", worker=False).start()
+    key = api_only.create_key("restart")
+    outcome: list[Task | BaseException] = []
+    with Client(base_url=api_only.base_url, api_key=key) as client:
+        task = client.submit("a lighthouse", duration=2)
+
+        def waiting() -> None:
+            try:
+                outcome.append(client.wait(task.task_id, timeout=300))
+            except BaseException as exc:
+                outcome.append(exc)
+
+        waiter = threading.Thread(target=waiting)
+        waiter.start()
+        api_only.kill()
+        restarted = Server(api_only.data_dir, port=api_only.port).start()  # same data, same port, with a worker
+        try:
+            waiter.join(timeout=300)
+        finally:
+            restarted.stop()
+    assert not waiter.is_alive()
+    [result] = outcome
+    assert isinstance(result, Task) and result.status == "SUCCEEDED", result
