@@ -22,6 +22,7 @@ from videosynth.client import (
     AuthenticationError,
     Client,
     InvalidParameterError,
+    LinkExpiredError,
     NetworkError,
     Task,
     TaskFailedError,
@@ -39,6 +40,7 @@ BaseUrl = Annotated[
 ]
 ApiKey = Annotated[str | None, typer.Option("--api-key", envvar="DASHSCOPE_API_KEY", help="API key.", show_envvar=True)]
 Timeout = Annotated[float, typer.Option(help="Give up waiting after this many seconds.")]
+MaxRetries = Annotated[int, typer.Option(min=0, help="Retries of a throttled, failed or unreachable request.")]
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -61,6 +63,8 @@ def _reported() -> Iterator[None]:
         raise _fail(f"server unreachable: {exc.message}", EXIT_NETWORK) from None
     except ThrottledError as exc:
         raise _fail(f"throttled ({exc.code}): {exc.message}; try again later", EXIT_THROTTLED) from None
+    except LinkExpiredError as exc:
+        raise _fail(f"link expired or invalid: {exc.message}", EXIT_FAILED) from None
     except VideosynthError as exc:
         raise _fail(f"{exc.code}: {exc.message}", EXIT_FAILED) from None
 
@@ -105,8 +109,8 @@ class _Display:
         self.console.print(f"{task.task_id} {task.status} {phase}{percent} elapsed {elapsed:.0f}s eta {eta}")
 
 
-def _client(base_url: str | None, api_key: str | None) -> Client:
-    return Client(base_url=base_url, api_key=api_key)
+def _client(base_url: str | None, api_key: str | None, max_retries: int) -> Client:
+    return Client(base_url=base_url, api_key=api_key, max_retries=max_retries)
 
 
 def _video_facts(path: Path) -> str:
@@ -124,8 +128,8 @@ def _video_facts(path: Path) -> str:
     return f", {frames} frames{duration}"
 
 
-def _saved_line(path: Path, task: Task) -> str:
-    seed = "" if task.seed is None else f", seed {task.seed}"
+def _saved_line(path: Path, task: Task | None) -> str:
+    seed = "" if task is None or task.seed is None else f", seed {task.seed}"
     return f"{path}: {path.stat().st_size} bytes{_video_facts(path)}{seed}"
 
 
@@ -148,6 +152,7 @@ def generate(
     timeout: Timeout = 1800.0,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    max_retries: MaxRetries = 4,
 ) -> None:
     """Make a video on a server: submit, follow its progress, download the mp4."""
     chosen: dict[str, Any] = {
@@ -163,7 +168,7 @@ def generate(
         "audio_url": audio_url,
     }
     options = cast(VideoOptions, {name: value for name, value in chosen.items() if value is not None})
-    with _reported(), _client(base_url, api_key) as client:
+    with _reported(), _client(base_url, api_key, max_retries) as client:
         created = client.submit(prompt, **options)
         if no_wait:
             print(created.task_id)
@@ -177,10 +182,13 @@ def generate(
 
 @tasks_app.command("get")
 def tasks_get(
-    task_id: Annotated[str, typer.Argument(help="The task id.")], base_url: BaseUrl = None, api_key: ApiKey = None
+    task_id: Annotated[str, typer.Argument(help="The task id.")],
+    base_url: BaseUrl = None,
+    api_key: ApiKey = None,
+    max_retries: MaxRetries = 4,
 ) -> None:
     """Show a task: status, times, seed, link, error."""
-    with _reported(), _client(base_url, api_key) as client:
+    with _reported(), _client(base_url, api_key, max_retries) as client:
         task = client.get(task_id)
     fields = {
         "task_id": task.task_id,
@@ -204,10 +212,11 @@ def tasks_list(
     limit: Annotated[int, typer.Option(min=1, help="At most this many rows.")] = 20,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    max_retries: MaxRetries = 4,
 ) -> None:
     """This key's tasks, newest first."""
     print(f"{'TASK_ID':<34} {'STATUS':<10} {'MODEL':<22} CREATED (UTC)")
-    with _reported(), _client(base_url, api_key) as client:
+    with _reported(), _client(base_url, api_key, max_retries) as client:
         for count, row in enumerate(client.list(status=status, model=model, page_size=min(limit, 100)), 1):
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime((row.gmt_create or 0) / 1000))
             print(f"{row.task_id:<34} {row.status:<10} {row.model_name or '-':<22} {created}")
@@ -220,27 +229,33 @@ def tasks_cancel(
     task_id: Annotated[str, typer.Argument(help="A PENDING task's id.")],
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    max_retries: MaxRetries = 4,
 ) -> None:
     """Cancel a task that has not started."""
-    with _reported(), _client(base_url, api_key) as client:
+    with _reported(), _client(base_url, api_key, max_retries) as client:
         client.cancel(task_id)
     print(f"canceled {task_id}")
 
 
 @tasks_app.command("download")
 def tasks_download(
-    task_id: Annotated[str, typer.Argument(help="A SUCCEEDED task's id.")],
+    task: Annotated[str, typer.Argument(help="A SUCCEEDED task's id, or a video link (http…).")],
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="The mp4 to write (default: TASK_ID.mp4).")
     ] = None,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    max_retries: MaxRetries = 4,
 ) -> None:
-    """Download a finished task's video."""
-    with _reported(), _client(base_url, api_key) as client:
-        task = client.get(task_id)
-        target = client.download(task, output or Path(f"{task_id}.mp4"))
-    print(_saved_line(target, task))
+    """Download a finished task's video (a fresh link is asked for), or the video behind a link."""
+    with _reported(), _client(base_url, api_key, max_retries) as client:
+        if task.startswith(("http://", "https://")):
+            target = client.download(task, output or Path(Path(task.split("?")[0]).name))
+            print(_saved_line(target, None))
+            return
+        found = client.get(task)
+        target = client.download(found, output or Path(f"{task}.mp4"))
+    print(_saved_line(target, found))
 
 
 @tasks_app.command("watch")
@@ -249,9 +264,10 @@ def tasks_watch(
     timeout: Timeout = 1800.0,
     base_url: BaseUrl = None,
     api_key: ApiKey = None,
+    max_retries: MaxRetries = 4,
 ) -> None:
     """Follow a task's progress until it ends."""
-    with _reported(), _client(base_url, api_key) as client, _Display() as display:
+    with _reported(), _client(base_url, api_key, max_retries) as client, _Display() as display:
         task = client.wait(task_id, timeout=timeout, on_progress=display)
     print(f"{task.task_id} {task.status} {task.video_url or ''}".rstrip())
 

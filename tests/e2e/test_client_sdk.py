@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.net import free_port
+from tests.support.server import Server
 from videosynth.client import (
     AsyncClient,
     AuthenticationError,
     Client,
     InvalidParameterError,
+    LinkExpiredError,
     NetworkError,
     Task,
     TaskNotFoundError,
 )
 from videosynth.media.probe import probe
-from tests.support.net import free_port
-from tests.support.server import Server
 
 
 def test_generate_writes_the_mp4_and_leaves_no_temp_file(server: Server, key: str, tmp_path: Path) -> None:
@@ -43,6 +44,11 @@ def test_generate_writes_the_mp4_and_leaves_no_temp_file(server: Server, key: st
     assert info.width == info.height and info.frames > 1 and video.size_bytes == video.path.stat().st_size
     assert [p.name for p in tmp_path.iterdir()] == ["fox.mp4"]
     assert seen[0].status == "PENDING" and seen[-1].status == "SUCCEEDED"
+    assert video.task.video_url
+    tampered = video.task.video_url.replace("Signature=", "Signature=0")
+    with Client(base_url=server.base_url, api_key=key) as client, pytest.raises(LinkExpiredError):
+        client.download(tampered, tmp_path / "tampered.mp4")
+    assert [p.name for p in tmp_path.iterdir()] == ["fox.mp4"]
 
 
 def test_async_client_generates_too(server: Server, key: str, tmp_path: Path) -> None:
@@ -69,9 +75,9 @@ def test_error_families(api_only: Server, api_only_key: str) -> None:
             client.get("no-such-task")
         with pytest.raises(TaskNotFoundError):
             client.wait("no-such-task", timeout=30)
-    with Client(base_url=f"http://127.0.0.1:{free_port()}", api_key="k", max_retries=1) as nowhere:
-        with pytest.raises(NetworkError):
-            nowhere.get("x")
+    nowhere = Client(base_url=f"http://127.0.0.1:{free_port()}", api_key="k", max_retries=1)
+    with nowhere, pytest.raises(NetworkError):
+        nowhere.get("x")
 
 
 def test_same_idempotency_key_same_task_list_and_cancel(api_only: Server) -> None:

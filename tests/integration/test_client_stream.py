@@ -5,6 +5,7 @@ through its phases, a stream that drops mid-way reconnected, a server without th
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
 import time
@@ -18,9 +19,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from videosynth.client import AsyncClient, Client, TaskFailedError, Task
 from tests.support.net import free_port
+
+from videosynth.client import AsyncClient, Client, Task, TaskFailedError
 
 PHASES = [
     ("PENDING", {"phase": "queued", "percent": 0, "step": None, "steps": None, "eta_s": None}),
@@ -91,9 +92,7 @@ def build_app(script: Script) -> Starlette:
         status = "RUNNING" if script.polls < script.polls_until_done else script.final_status
         return JSONResponse(body(request.path_params["task_id"], status))
 
-    return Starlette(
-        routes=[Route("/api/v1/tasks/{task_id}/events", events), Route("/api/v1/tasks/{task_id}", poll)]
-    )
+    return Starlette(routes=[Route("/api/v1/tasks/{task_id}/events", events), Route("/api/v1/tasks/{task_id}", poll)])
 
 
 @pytest.fixture
@@ -116,7 +115,7 @@ def fake() -> Iterator[tuple[str, Script]]:
 
 def spaced_a_second_apart(script: Script) -> bool:
     times = [at for at, _ in script.requests]
-    return all(later - earlier >= 0.9 for earlier, later in zip(times, times[1:], strict=False))
+    return all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(times))
 
 
 def test_wait_follows_the_stream_through_its_phases(fake: tuple[str, Script]) -> None:
