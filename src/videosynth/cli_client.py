@@ -101,8 +101,10 @@ class _Display:
         phase = progress.phase + (f" {progress.step}/{progress.steps}" if progress.step and progress.steps else "")
         eta = "-" if progress.eta_s is None else f"{progress.eta_s:.0f}s"
         if self.bar is not None and self.row is not None:
-            done = progress.percent if progress.percent is not None else self.bar.tasks[0].completed
-            self.bar.update(self.row, completed=done, status=task.status, phase=phase, eta=eta)
+            # No percent from the server (a poll of a server without the progress extension): a pulsing bar.
+            total = None if progress.percent is None and not task.finished else 100
+            done = progress.percent if progress.percent is not None else (100 if task.finished else 0)
+            self.bar.update(self.row, total=total, completed=done, status=task.status, phase=phase, eta=eta)
             return
         percent = "" if progress.percent is None else f" {progress.percent}%"
         elapsed = time.monotonic() - self.started
