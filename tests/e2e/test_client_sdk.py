@@ -4,7 +4,10 @@ client, the error families, idempotent creates, list and cancel, and a wait that
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -122,3 +125,56 @@ def test_wait_survives_a_server_restart(tmp_path: Path) -> None:
     assert not waiter.is_alive()
     [result] = outcome
     assert isinstance(result, Task) and result.status == "SUCCEEDED", result
+
+
+@contextlib.contextmanager
+def losing_the_first_answer(target_port: int) -> Iterator[int]:
+    """A loopback proxy whose first connection delivers the request but drops the server's answer (a connection
+    lost at the worst moment); later connections pass through. Yields its port."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.2)
+    stop = threading.Event()
+
+    def pipe(source: socket.socket, target: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                target.sendall(data)
+
+    def serve() -> None:
+        for number in range(16):
+            while not stop.is_set():
+                with contextlib.suppress(TimeoutError):
+                    client, _ = listener.accept()
+                    break
+            else:
+                return
+            upstream = socket.create_connection(("127.0.0.1", target_port), timeout=30)
+            threading.Thread(target=pipe, args=(client, upstream), daemon=True).start()
+            if number == 0:
+                with contextlib.suppress(OSError):
+                    upstream.recv(65536)  # the server answered: the task exists now
+                for side in (client, upstream):  # shutdown first: it wakes the pipe thread blocked in recv
+                    with contextlib.suppress(OSError):
+                        side.shutdown(socket.SHUT_RDWR)
+                    side.close()
+            else:
+                threading.Thread(target=pipe, args=(upstream, client), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        listener.close()
+
+
+def test_a_create_whose_answer_was_lost_is_retried_without_a_second_task(api_only: Server) -> None:
+    key = api_only.create_key("lost-answer")
+    with (
+        losing_the_first_answer(api_only.port) as port,
+        Client(base_url=f"http://127.0.0.1:{port}", api_key=key) as client,
+    ):
+        task = client.submit("made once")
+        assert [row.task_id for row in client.list()] == [task.task_id]
