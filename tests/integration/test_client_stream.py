@@ -55,6 +55,7 @@ class Script:
     requests: list[tuple[float, str]] = field(default_factory=list)
     streams_opened: int = 0
     polls: int = 0
+    event_type: str = "event: task\n"  # the agreed type; "" sends SSE's default type (message)
 
     def phases(self) -> list[tuple[str, dict[str, Any]]]:
         last = ("FAILED", {"phase": "done", "percent": 100, "step": None, "steps": None, "eta_s": None})
@@ -78,7 +79,7 @@ def build_app(script: Script) -> Starlette:
             for number, (status, progress) in enumerate(phases, 1):
                 yield b": ping\n\n"
                 data = json.dumps(body(task_id, status, progress))
-                yield f"id: {number}\nevent: task\ndata: {data}\n\n".encode()
+                yield f"id: {number}\n{script.event_type}data: {data}\n\n".encode()
                 await asyncio.sleep(0.01)
 
         return StreamingResponse(lines(), media_type="text/event-stream")
@@ -170,7 +171,8 @@ def test_polling_honours_retry_after(fake: tuple[str, Script]) -> None:
 
 
 def test_async_client_follows_the_stream(fake: tuple[str, Script]) -> None:
-    url, _script = fake
+    url, script = fake
+    script.event_type = ""  # events that name no type are task events too
 
     async def run() -> tuple[Task, list[str]]:
         seen: list[str] = []

@@ -60,7 +60,7 @@ def task(status: str, phase: str = "running", percent: int | None = None) -> Tas
 
 def test_watch_reports_changes_only_and_polls_less_often_while_nothing_moves() -> None:
     seen: list[Task] = []
-    watch = Watch("t", None, 0.0, seen.append)
+    watch = Watch("t", 3600.0, 0.0, seen.append)
     assert watch.delay(0.0) == 0.0
     watch.sent(0.0)
     assert watch.report(task("RUNNING")) is True
@@ -75,7 +75,7 @@ def test_watch_reports_changes_only_and_polls_less_often_while_nothing_moves() -
     assert watch.delay(0.0) == 1.0 and len(seen) == 2
     watch.failed()
     assert watch.delay(0.0) >= 1.0
-    assert watch.read_timeout(0.0) == STREAM_READ_TIMEOUT_S
+    assert watch.read_timeout(0.0) == STREAM_READ_TIMEOUT_S  # far from the deadline
     watch.stream_refused()
     assert watch.use_stream is False
 

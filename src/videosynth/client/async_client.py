@@ -20,7 +20,16 @@ from videosynth.client.models import Task, TaskSummary, Video, VideoOptions, Vid
 from videosynth.client.retry import Retries
 from videosynth.client.sse import EventParser
 from videosynth.client.sync_client import MAX_PAGES, USER_AGENT
-from videosynth.client.waiting import ProgressCallback, StreamUnavailable, Watch, event_task, final, refusal
+from videosynth.client.waiting import (
+    DEFAULT_WAIT_S,
+    TASK_EVENTS,
+    ProgressCallback,
+    StreamUnavailable,
+    Watch,
+    event_task,
+    final,
+    refusal,
+)
 
 
 class AsyncClient:
@@ -100,7 +109,7 @@ class AsyncClient:
                 return
 
     async def wait(
-        self, task_id: str, timeout: float | None = None, on_progress: ProgressCallback | None = None
+        self, task_id: str, timeout: float = DEFAULT_WAIT_S, on_progress: ProgressCallback | None = None
     ) -> Task:
         """Until the task finishes: the SUCCEEDED task, or TaskFailedError / TaskNotFoundError / WaitTimeoutError.
         Follows the events stream where the server has one, else polls; ``on_progress`` sees every change."""
@@ -143,7 +152,7 @@ class AsyncClient:
                     watch.check_deadline(time.monotonic())
                     event = parser.feed(line)
                     watch.last_event_id = parser.last_id
-                    if event is not None and event.event == "task":
+                    if event is not None and event.event in TASK_EVENTS:
                         task = event_task(event.data)
                         watch.report(task)
                         if task.finished:
@@ -177,7 +186,7 @@ class AsyncClient:
         prompt: str,
         path: str | Path,
         *,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_WAIT_S,
         on_progress: ProgressCallback | None = None,
         **options: Unpack[VideoOptions],
     ) -> Video:

@@ -18,7 +18,16 @@ from videosynth.client.files import atomic_target
 from videosynth.client.models import Task, TaskSummary, Video, VideoOptions, VideoRequest
 from videosynth.client.retry import Retries
 from videosynth.client.sse import EventParser
-from videosynth.client.waiting import ProgressCallback, StreamUnavailable, Watch, event_task, final, refusal
+from videosynth.client.waiting import (
+    DEFAULT_WAIT_S,
+    TASK_EVENTS,
+    ProgressCallback,
+    StreamUnavailable,
+    Watch,
+    event_task,
+    final,
+    refusal,
+)
 
 USER_AGENT = "videosynth-client/0.1"
 MAX_PAGES = 100_000
@@ -99,7 +108,7 @@ class Client:
             if page_no >= pages or not rows:
                 return
 
-    def wait(self, task_id: str, timeout: float | None = None, on_progress: ProgressCallback | None = None) -> Task:
+    def wait(self, task_id: str, timeout: float = DEFAULT_WAIT_S, on_progress: ProgressCallback | None = None) -> Task:
         """Until the task finishes: the SUCCEEDED task, or TaskFailedError / TaskNotFoundError / WaitTimeoutError.
         Follows the events stream where the server has one, else polls; ``on_progress`` sees every change."""
         watch = Watch(task_id, timeout, time.monotonic(), on_progress)
@@ -141,7 +150,7 @@ class Client:
                     watch.check_deadline(time.monotonic())
                     event = parser.feed(line)
                     watch.last_event_id = parser.last_id
-                    if event is not None and event.event == "task":
+                    if event is not None and event.event in TASK_EVENTS:
                         task = event_task(event.data)
                         watch.report(task)
                         if task.finished:
@@ -175,7 +184,7 @@ class Client:
         prompt: str,
         path: str | Path,
         *,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_WAIT_S,
         on_progress: ProgressCallback | None = None,
         **options: Unpack[VideoOptions],
     ) -> Video:

@@ -21,7 +21,12 @@ ProgressCallback = Callable[[Task], object]
 
 MAX_POLL_INTERVAL_S = 5.0
 MAX_FAILURE_WAIT_S = 5.0  # short, so a restarted server is found again soon
-STREAM_READ_TIMEOUT_S = 30.0  # a stream sends heartbeats far more often; silence this long is a dead connection
+STREAM_READ_TIMEOUT_S = 30.0
+DEFAULT_WAIT_S = 3600.0
+# The agreed event type, and the SSE default for a stream that names none.
+TASK_EVENTS = frozenset(
+    {"task", "message"}
+)  # a stream sends heartbeats far more often; silence this long is a dead connection
 
 
 class StreamUnavailable(Exception):
@@ -29,11 +34,11 @@ class StreamUnavailable(Exception):
 
 
 class Watch:
-    def __init__(self, task_id: str, timeout_s: float | None, now: float, on_progress: ProgressCallback | None) -> None:
+    def __init__(self, task_id: str, timeout_s: float, now: float, on_progress: ProgressCallback | None) -> None:
         self.task_id = task_id
         self.use_stream = True
         self.last_event_id: str | None = None
-        self._deadline = None if timeout_s is None else now + timeout_s
+        self._deadline = now + timeout_s
         self._timeout_s = timeout_s
         self._on_progress = on_progress
         self._pacer = Pacer()
@@ -43,22 +48,20 @@ class Watch:
         self._last: Task | None = None
 
     def check_deadline(self, now: float) -> None:
-        if self._deadline is not None and now >= self._deadline:
+        if now >= self._deadline:
             raise WaitTimeoutError("Timeout", f"task {self.task_id} not finished after {self._timeout_s:g} s")
 
     def delay(self, now: float) -> float:
         """Seconds to sleep before the next request (raises WaitTimeoutError once past the deadline)."""
         self.check_deadline(now)
         wait = max(self._pacer.delay(now), self._pending_s)
-        return wait if self._deadline is None else min(wait, max(self._deadline - now, 0.0))
+        return min(wait, max(self._deadline - now, 0.0))
 
     def sent(self, now: float) -> None:
         self._pacer.sent(now)
         self._pending_s = 0.0
 
     def read_timeout(self, now: float) -> float:
-        if self._deadline is None:
-            return STREAM_READ_TIMEOUT_S
         return max(0.1, min(STREAM_READ_TIMEOUT_S, self._deadline - now + 0.1))
 
     def report(self, task: Task) -> bool:
