@@ -217,8 +217,8 @@ def tasks_list(
     max_retries: MaxRetries = 4,
 ) -> None:
     """This key's tasks, newest first."""
-    print(f"{'TASK_ID':<34} {'STATUS':<10} {'MODEL':<22} CREATED (UTC)")
     with _reported(), _client(base_url, api_key, max_retries) as client:
+        print(f"{'TASK_ID':<34} {'STATUS':<10} {'MODEL':<22} CREATED (UTC)")
         for count, row in enumerate(client.list(status=status, model=model, page_size=min(limit, 100)), 1):
             created = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime((row.gmt_create or 0) / 1000))
             print(f"{row.task_id:<34} {row.status:<10} {row.model_name or '-':<22} {created}")

@@ -76,6 +76,8 @@ def test_failures_have_one_line_and_their_exit_code(api_only: Server, api_only_k
     assert no_key.returncode == 3 and "DASHSCOPE_API_KEY" in one_line(no_key)
     nowhere = cli("tasks", "get", "x", key="k", base_url=f"http://127.0.0.1:{free_port()}")
     assert nowhere.returncode == 4 and one_line(nowhere).startswith("videosynth: server unreachable:")
+    lost = cli("tasks", "watch", "x", "--max-retries", "1", key="k", base_url=f"http://127.0.0.1:{free_port()}")
+    assert lost.returncode == 4 and one_line(lost).startswith("videosynth: server unreachable:")
     invalid = cli("generate", "x", "--resolution", "4K", key=api_only_key, base_url=url)
     assert invalid.returncode == 2 and "resolution" in one_line(invalid)
     unknown = cli("tasks", "get", "no-such-task", key=api_only_key, base_url=url)

@@ -6,9 +6,9 @@ import random
 
 import pytest
 
-from videosynth.client import Progress, Task, TaskFailedError, TaskNotFoundError, WaitTimeoutError
+from videosynth.client import NetworkError, Progress, Task, TaskFailedError, TaskNotFoundError, WaitTimeoutError
 from videosynth.client.retry import Backoff, Pacer, Retries, retry_after_s
-from videosynth.client.waiting import MAX_POLL_INTERVAL_S, STREAM_READ_TIMEOUT_S, Watch, final
+from videosynth.client.waiting import MAX_FAILURES_IN_ROW, MAX_POLL_INTERVAL_S, STREAM_READ_TIMEOUT_S, Watch, final
 
 
 def test_backoff_doubles_to_its_cap_with_jitter_never_below_the_base() -> None:
@@ -73,7 +73,7 @@ def test_watch_reports_changes_only_and_polls_less_often_while_nothing_moves() -
     assert intervals == sorted(intervals) and intervals[-1] == MAX_POLL_INTERVAL_S and len(seen) == 1
     watch.polled(watch.report(task("RUNNING", percent=40)))
     assert watch.delay(0.0) == 1.0 and len(seen) == 2
-    watch.failed()
+    watch.failed(NetworkError("NetworkError", "down"))
     assert watch.delay(0.0) >= 1.0
     assert watch.read_timeout(0.0) == STREAM_READ_TIMEOUT_S  # far from the deadline
     watch.stream_refused()
@@ -102,3 +102,20 @@ def test_final_returns_success_and_raises_the_rest() -> None:
     assert canceled.value.code == "Canceled" and "CANCELED" in canceled.value.message
     with pytest.raises(TaskNotFoundError):
         final(task("UNKNOWN"))
+
+
+def test_watch_gives_up_fast_before_contact_and_rides_out_an_outage_after() -> None:
+    down = NetworkError("NetworkError", "down")
+    never_reached = Watch("t", 3600.0, 0.0, None, failures_before_contact=1)
+    never_reached.failed(down)
+    with pytest.raises(NetworkError):
+        never_reached.failed(down)
+    reached = Watch("t", 3600.0, 0.0, None, failures_before_contact=0)
+    reached.report(task("RUNNING"))
+    for _ in range(MAX_FAILURES_IN_ROW):
+        reached.failed(down)
+    reached.report(task("RUNNING"))  # back: the count starts again
+    for _ in range(MAX_FAILURES_IN_ROW):
+        reached.failed(down)
+    with pytest.raises(NetworkError):
+        reached.failed(down)

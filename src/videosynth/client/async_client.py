@@ -113,7 +113,7 @@ class AsyncClient:
     ) -> Task:
         """Until the task finishes: the SUCCEEDED task, or TaskFailedError / TaskNotFoundError / WaitTimeoutError.
         Follows the events stream where the server has one, else polls; ``on_progress`` sees every change."""
-        watch = Watch(task_id, timeout, time.monotonic(), on_progress)
+        watch = Watch(task_id, timeout, time.monotonic(), on_progress, self._max_retries)
         while True:
             await asyncio.sleep(watch.delay(time.monotonic()))
             watch.check_deadline(time.monotonic())
@@ -123,8 +123,8 @@ class AsyncClient:
             except StreamUnavailable:
                 watch.stream_refused()
                 continue
-            except (NetworkError, ServerError, ThrottledError):
-                watch.failed()
+            except (NetworkError, ServerError, ThrottledError) as exc:
+                watch.failed(exc)
                 continue
             if task is not None and task.finished:
                 return final(task)

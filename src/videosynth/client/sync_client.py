@@ -111,7 +111,7 @@ class Client:
     def wait(self, task_id: str, timeout: float = DEFAULT_WAIT_S, on_progress: ProgressCallback | None = None) -> Task:
         """Until the task finishes: the SUCCEEDED task, or TaskFailedError / TaskNotFoundError / WaitTimeoutError.
         Follows the events stream where the server has one, else polls; ``on_progress`` sees every change."""
-        watch = Watch(task_id, timeout, time.monotonic(), on_progress)
+        watch = Watch(task_id, timeout, time.monotonic(), on_progress, self._max_retries)
         while True:
             time.sleep(watch.delay(time.monotonic()))
             watch.check_deadline(time.monotonic())
@@ -121,8 +121,8 @@ class Client:
             except StreamUnavailable:
                 watch.stream_refused()
                 continue
-            except (NetworkError, ServerError, ThrottledError):
-                watch.failed()
+            except (NetworkError, ServerError, ThrottledError) as exc:
+                watch.failed(exc)
                 continue
             if task is not None and task.finished:
                 return final(task)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import httpx
 
 from videosynth.client import wire
-from videosynth.client.errors import ServerError, TaskFailedError, WaitTimeoutError
+from videosynth.client.errors import ServerError, TaskFailedError, VideosynthError, WaitTimeoutError
 from videosynth.client.models import Task
 from videosynth.client.retry import MIN_INTERVAL_S, Backoff, Pacer
 
@@ -23,6 +23,9 @@ MAX_POLL_INTERVAL_S = 5.0
 MAX_FAILURE_WAIT_S = 5.0  # short, so a restarted server is found again soon
 STREAM_READ_TIMEOUT_S = 30.0
 DEFAULT_WAIT_S = 3600.0
+# Failures in a row a wait rides out once it has reached the server (about a minute of outage: a restart), and
+# before that (a wrong URL or a server that is down fails as fast as any request does).
+MAX_FAILURES_IN_ROW = 12
 # The agreed event type, and the SSE default for a stream that names none.
 TASK_EVENTS = frozenset(
     {"task", "message"}
@@ -34,7 +37,14 @@ class StreamUnavailable(Exception):
 
 
 class Watch:
-    def __init__(self, task_id: str, timeout_s: float, now: float, on_progress: ProgressCallback | None) -> None:
+    def __init__(
+        self,
+        task_id: str,
+        timeout_s: float,
+        now: float,
+        on_progress: ProgressCallback | None,
+        failures_before_contact: int = 4,
+    ) -> None:
         self.task_id = task_id
         self.use_stream = True
         self.last_event_id: str | None = None
@@ -46,6 +56,8 @@ class Watch:
         self._poll_interval = MIN_INTERVAL_S
         self._pending_s = 0.0
         self._last: Task | None = None
+        self._failures_in_row = 0
+        self._failures_before_contact = failures_before_contact
 
     def check_deadline(self, now: float) -> None:
         if now >= self._deadline:
@@ -69,6 +81,7 @@ class Watch:
         changed = self._last is None or (task.status, task.progress) != (self._last.status, self._last.progress)
         self._last = task
         self._failures.reset()
+        self._failures_in_row = 0
         if changed and self._on_progress is not None:
             self._on_progress(task)
         return changed
@@ -78,7 +91,12 @@ class Watch:
         self._poll_interval = MIN_INTERVAL_S if moved else min(self._poll_interval * 1.5, MAX_POLL_INTERVAL_S)
         self._pending_s = self._poll_interval
 
-    def failed(self) -> None:
+    def failed(self, error: VideosynthError) -> None:
+        """A request failed: wait longer before the next, or give up with ``error`` after too many in a row."""
+        self._failures_in_row += 1
+        limit = MAX_FAILURES_IN_ROW if self._last is not None else self._failures_before_contact
+        if self._failures_in_row > limit:
+            raise error
         self._pending_s = self._failures.next()
 
     def stream_refused(self) -> None:
