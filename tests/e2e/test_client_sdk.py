@@ -10,6 +10,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.net import free_port
@@ -178,3 +179,28 @@ def test_a_create_whose_answer_was_lost_is_retried_without_a_second_task(api_onl
     ):
         task = client.submit("made once")
         assert [row.task_id for row in client.list()] == [task.task_id]
+
+
+PHASE_ORDER = ["queued", "extending_prompt", "denoising", "encoding", "uploading", "done"]
+
+
+def test_wait_sees_the_phases_when_the_server_reports_them(server: Server, key: str) -> None:
+    """Against a server with the events stream and progress phases (issue 16 part B): the SDK sees the phases in
+    order, denoising among them, and a percent that never goes back."""
+    # An unknown task's stream is one UNKNOWN event; a server without the stream answers 404.
+    stream = httpx.get(
+        f"{server.base_url}/api/v1/tasks/no-such-task/events",
+        headers={"Authorization": f"Bearer {key}", "Accept": "text/event-stream"},
+        timeout=30,
+    )
+    if stream.status_code == 404:
+        pytest.skip("this server has no events stream yet (issue 16 part B)")
+    seen: list[Task] = []
+    with Client(base_url=server.base_url, api_key=key) as client:
+        task = client.submit("a lighthouse at dusk", duration=2)
+        client.wait(task.task_id, timeout=300, on_progress=seen.append)
+    phases = [t.progress.phase for t in seen]
+    order = [PHASE_ORDER.index(phase) for phase in phases]
+    assert order == sorted(order) and "denoising" in phases and phases[-1] == "done"
+    percents = [t.progress.percent for t in seen if t.progress.percent is not None]
+    assert percents == sorted(percents)
