@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from videosynth import cli_provenance, compose, logs
+from videosynth import cli_client, cli_provenance, compose, logs
 from videosynth.settings import Settings
 from videosynth.store.protocols import KeyStore
 
@@ -25,6 +25,8 @@ app.add_typer(bench_app, name="bench")
 cli_provenance.register(app)
 webhooks_app = typer.Typer(help="Signed webhook events (README: Webhooks).", no_args_is_help=True)
 app.add_typer(webhooks_app, name="webhooks")
+# The client side (`generate`, `tasks …`): talks to a server through videosynth.client only.
+cli_client.register(app)
 
 
 def _settings() -> Settings:
