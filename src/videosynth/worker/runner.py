@@ -7,16 +7,20 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from videosynth.backends.base import Backend, GenerationAborted, GenerationJob, RunContext, StepCallback
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
-from videosynth.domain.errors import VideosynthError
+from videosynth.domain.errors import InvalidParameter, VideosynthError
+from videosynth.domain.image_size import image_output_size, nearest_ratio
 from videosynth.domain.plan import GenerationPlan, plan_generation
+from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
+from videosynth.media.fetch import InputField
+from videosynth.media.image import ImageLimits, InputImage, load_image
 from videosynth.media.probe import VideoInfo
 from videosynth.media.thumbnails import Images, images, images_of_mp4
 from videosynth.prompting.base import PromptExtender
@@ -50,6 +54,7 @@ class WorkerConfig:
     poll_interval_s: float
     scratch_dir: Path
     audio: AudioPolicy = AudioPolicy()
+    images: ImageLimits = field(default_factory=ImageLimits)
     retention_s: float = 86_400.0
     retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
@@ -122,7 +127,7 @@ class Worker:
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, info = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
+            key, info, request = self._render(task, outcome.prompt if outcome else task.request.prompt, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -137,7 +142,7 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
+        usage = usage_for(request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
@@ -150,15 +155,19 @@ class Worker:
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo]:
+    def _render(self, task: Task, prompt: str, beat: Heartbeat) -> tuple[str, VideoInfo, GenerationRequest]:
+        """The stored video's key and facts, and the request as made (an image decides an i2v video's size)."""
         key = blob_key(task.task_id, Variant.VIDEO)
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
             scratch = Path(scratch_name)
             # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
+            first, last = self._images(task, scratch)
             audio = self._audio(task, scratch)
-            plan, model = self._plan(task), task.request.model
+            request = self._sized(task.request, first)
+            plan, model = self._plan(request), request.model
+            job = self._job(task, prompt, plan, first, last)
             with self._metrics.timed("generate", model):
-                output = self._backend.run(self._job(task, prompt, plan), self._context(task, beat, scratch))
+                output = self._backend.run(job, self._context(task, beat, scratch))
             beat.report(_ENCODING)
             with self._metrics.timed("encode", model):
                 video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
@@ -168,7 +177,7 @@ class Worker:
                 self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
-        return key, video.info
+        return key, video.info, request
 
     def _store_images(self, task: Task, video: Video, scratch: Path) -> None:
         """The video's thumbnail and spritesheet, stored after it and before the task finishes, so a client that sees
@@ -185,7 +194,9 @@ class Worker:
             log.exception("task images failed; the video is stored without them", extra={"task_id": task.task_id})
 
     @staticmethod
-    def _job(task: Task, prompt: str, plan: GenerationPlan) -> GenerationJob:
+    def _job(
+        task: Task, prompt: str, plan: GenerationPlan, first: InputImage | None, last: InputImage | None
+    ) -> GenerationJob:
         return GenerationJob(
             prompt=prompt,
             negative_prompt=task.request.negative_prompt,
@@ -193,7 +204,35 @@ class Worker:
             height=plan.gen_height,
             num_frames=plan.gen_frames,
             seed=task.seed,
+            image=first.pixels if first else None,
+            last_image=last.pixels if last else None,
         )
+
+    def _images(self, task: Task, scratch: Path) -> tuple[InputImage | None, InputImage | None]:
+        """The first and last frame of an image-to-video task, fetched and decoded (a relay forwards the URLs)."""
+        request, caps = task.request, self._backend.capabilities
+        if request.first_frame_url is None or caps.forwards_request:
+            return None, None
+        if not caps.takes_images:
+            raise InvalidParameter(
+                f"Model {request.model} is served here by a text-to-video checkpoint, which takes no image; "
+                "the operator must route it to an image-to-video model (README: Image-to-video)."
+            )
+        first = self._image(request.first_frame_url, scratch / "first-frame", "first frame")
+        if request.last_frame_url is None:
+            return first, None
+        return first, self._image(request.last_frame_url, scratch / "last-frame", "last frame")
+
+    def _image(self, url: str, dest: Path, noun: str) -> InputImage:
+        return load_image(url, dest, self._config.images, InputField(f"the {noun} image URL", "image"), self._blobs)
+
+    def _sized(self, request: GenerationRequest, first: InputImage | None) -> GenerationRequest:
+        """An image-to-video request at its output size: the image's aspect ratio at the tier's pixel count."""
+        if first is None:
+            return request
+        multiple = self._backend.capabilities.spatial_multiple
+        width, height = image_output_size(first.width, first.height, request.width * request.height, multiple)
+        return replace(request, width=width, height=height, ratio=nearest_ratio(width, height))
 
     def _context(self, task: Task, beat: Heartbeat, scratch: Path) -> RunContext:
         def save_state(state: Mapping[str, Any]) -> None:
@@ -229,9 +268,8 @@ class Worker:
         )
         return decode_audio(path)
 
-    def _plan(self, task: Task) -> GenerationPlan:
+    def _plan(self, request: GenerationRequest) -> GenerationPlan:
         caps = self._backend.capabilities
-        request = task.request
         return plan_generation(
             request.width,
             request.height,
