@@ -95,7 +95,10 @@ def decode_image(path: Path, max_pixels: int, field: InputField) -> InputImage:
                 _check_pixels(image.size, max_pixels, field)  # from the header: nothing decoded yet
                 shown = ImageOps.exif_transpose(image).convert("RGB")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidParameter(f"The image at {field.name} has too many pixels to decode.") from exc
+        # Pillow's own guard (its MAX_IMAGE_PIXELS) met a header beyond even that: ours is lower still.
+        raise InvalidParameter(
+            f"The image at {field.name} has more pixels than the {max_pixels} this server decodes."
+        ) from exc
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:  # SyntaxError: Pillow's parsers
         raise UnsupportedFileFormat(f"The {kind} image at {field.name} could not be decoded.") from exc
     return InputImage(np.asarray(shown, dtype=np.uint8))
