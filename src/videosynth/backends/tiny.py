@@ -99,7 +99,7 @@ def random_pipeline(spec: ArchSpec, seed: int = 0, device: str | None = None, dt
         with _default_dtype(dtype):
             transformer = WanTransformer3DModel(**spec.transformer)
             transformer_2 = WanTransformer3DModel(**spec.transformer) if spec.two_experts else None
-            image_encoder = _image_encoder(spec)
+        image_encoder = _image_encoder(spec)  # float32, as load_pipeline loads it
     modules: list[Any] = [text_encoder, transformer, transformer_2, vae, image_encoder]
     for module in filter(None, modules):
         _keep_fp32_modules(module, dtype)
