@@ -107,6 +107,12 @@ def test_sdk_img_url_as_base64(sdk: Server, key: str, tmp_path: Path) -> None:
     assert size == (608, 608)
 
 
+def test_sdk_kf2v_goes_to_the_image2video_path(sdk: Server, key: str, files: str, tmp_path: Path) -> None:
+    call = {"model": "wan2.2-kf2v-flash", "first_frame_url": f"{files}/wide.jpg", "resolution": "480P", "duration": 5}
+    _done, size = _sdk_video(key, tmp_path, **call)
+    assert size == (864, 416)  # 2:1 at 480P
+
+
 def test_curl_wan27_media_request(i2v_server: Server, key: str, files: str, tmp_path: Path) -> None:
     body = {
         "model": "wan2.7-i2v",
