@@ -89,14 +89,14 @@ def _refusal(refused: AdmissionRefused) -> Throttling | RateQuota:
 
 
 def check_uploads(request: GenerationRequest, key: ApiKey, now_s: float) -> None:
-    """Every ``oss://`` image is a current upload of the calling key (another key's upload reads as none)."""
-    for url in (request.first_frame_url, request.last_frame_url):
+    """Every ``oss://`` input is a current upload of the calling key (another key's upload reads as none)."""
+    for url in (request.first_frame_url, request.last_frame_url, request.audio_url):
         if url is None or not url.lower().startswith(OSS_SCHEME):
             continue
         name = parse_upload_name(url)
         if name is None or not usable_by(name, key.key_id, now_s):
             raise InvalidParameter(
-                "An oss:// image URL must name a file this API key uploaded (through the SDK's upload) and that has "
+                "An oss:// input URL must name a file this API key uploaded (through the SDK's upload) and that has "
                 "not expired; this one names none."
             )
 

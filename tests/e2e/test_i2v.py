@@ -17,6 +17,7 @@ import httpx
 import pytest
 from dashscope import VideoSynthesis
 
+from tests.support.audio import write_tone
 from tests.support.images import data_uri, write_bomb_png, write_picture
 from tests.support.server import Server, headers, submit, wait_final
 from videosynth.media.probe import probe
@@ -105,6 +106,15 @@ def test_sdk_img_url_as_base64(sdk: Server, key: str, tmp_path: Path) -> None:
         key, tmp_path, model="wanx2.1-i2v-turbo", img_url=data_uri(64, 64), resolution="480P", duration=3
     )
     assert size == (608, 608)
+
+
+def test_sdk_media_with_local_files_uploads_them_all(sdk: Server, key: str, tmp_path: Path) -> None:
+    frame = write_picture(tmp_path / "first.png", 160, 160)
+    sound = write_tone(tmp_path / "voice.mp3", "mp3", seconds=3.0)
+    media = [{"type": "first_frame", "url": str(frame)}, {"type": "driving_audio", "url": str(sound)}]
+    done, size = _sdk_video(key, tmp_path, model="wan2.7-i2v", media=media, resolution="720P")
+    assert size == (960, 960)
+    assert probe(tmp_path / "v.mp4").has_audio
 
 
 def test_sdk_kf2v_goes_to_the_image2video_path(sdk: Server, key: str, files: str, tmp_path: Path) -> None:

@@ -677,7 +677,7 @@ def test_a_layout_fault_waits_in_the_draft_for_the_model_check() -> None:
         (
             body(inputs={"audio_url": "ftp://a"}),
             "audio_url",
-            "input.audio_url must be an http(s) URL, got 'ftp://a' (a string).",
+            "input.audio_url must be an http(s) URL or an oss:// upload, got 'ftp://a' (a string).",
         ),
         (
             body(resolution="720p"),

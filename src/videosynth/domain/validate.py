@@ -111,17 +111,20 @@ def _text(field: Field, value: object, limit: int, names: Names, *, required: bo
     return value[:limit], len(value) > limit
 
 
+URL_SCHEMES = ("http://", "https://", "oss://")  # an input file's URL: on the web, or uploaded through the SDK
+
+
 def _audio_url(value: object, names: Names) -> str | None:
     if value is UNSET or value is None:
         return None
-    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
-        raise _invalid(names, Field.AUDIO_URL, f"must be an http(s) URL, got {describe(value)}.")
+    # oss://: a file the dashscope SDK uploaded (api-contract §1.3: "http(s), or oss://dashscope-instant/...").
+    if not isinstance(value, str) or not value.lower().startswith(URL_SCHEMES):
+        raise _invalid(names, Field.AUDIO_URL, f"must be an http(s) URL or an oss:// upload, got {describe(value)}.")
     return value
 
 
 # ---------------------------------------------------------------------------------------------------- images
 
-IMAGE_SCHEMES = ("http://", "https://", "oss://")
 _DATA_IMAGE = "data:image/"
 
 
@@ -153,7 +156,7 @@ def _present(value: object) -> bool:
 
 def _image_url(field: Field, value: object, names: Names) -> str:
     """What can be told without fetching: the scheme, and a data: URI's form (the bytes are checked on fetch)."""
-    if isinstance(value, str) and value.lower().startswith(IMAGE_SCHEMES):
+    if isinstance(value, str) and value.lower().startswith(URL_SCHEMES):
         return value
     if isinstance(value, str) and value[: len(_DATA_IMAGE)].lower() == _DATA_IMAGE:
         header, comma, payload = value.partition(",")

@@ -9,7 +9,6 @@ decoded, so a decompression bomb (a small file of huge dimensions) costs nothing
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,14 +17,13 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from videosynth.domain.errors import InputDownloadFailed, InvalidParameter, UnsupportedFileFormat
-from videosynth.media.fetch import FetchLimits, InputField, fetch_input, too_large
+from videosynth.domain.errors import InvalidParameter, UnsupportedFileFormat
+from videosynth.media.fetch import FetchLimits, InputField, fetch_input
+from videosynth.media.uploaded import copy_upload, is_upload
 from videosynth.storage.protocols import BlobStore
-from videosynth.storage.uploads import OSS_SCHEME, parse_upload_name
 
 # Magic bytes → Pillow format name. Only these decoders are ever tried.
 _FORMATS = {b"\xff\xd8\xff": "JPEG", b"\x89PNG\r\n\x1a\n": "PNG", b"BM": "BMP"}
-_COPY_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -51,29 +49,12 @@ class InputImage:
 
 def load_image(url: str, dest: Path, limits: ImageLimits, field: InputField, blobs: BlobStore) -> InputImage:
     """Fetch ``url`` to ``dest`` and decode it; the official error codes for each way that can fail."""
-    if url[: len(OSS_SCHEME)].lower() == OSS_SCHEME:
-        _copy_upload(url, dest, limits.max_bytes, field, blobs)
+    if is_upload(url):
+        copy_upload(url, dest, limits.max_bytes, field, blobs)
     else:
         fetch = FetchLimits(limits.max_bytes, limits.timeout_s, allow_private=limits.allow_private)
         fetch_input(url, dest, fetch, field)
     return decode_image(dest, limits.max_pixels, field)
-
-
-def _copy_upload(url: str, dest: Path, max_bytes: int, field: InputField, blobs: BlobStore) -> None:
-    name = parse_upload_name(url)
-    # The API checked owner and expiry at create; an upload may still have expired or gone since.
-    if name is None or time.time() > name.expires_s:
-        raise InputDownloadFailed(f"{field.name} names no current upload (uploads expire).")
-    try:
-        with blobs.open(name.blob_key) as source, open(dest, "wb") as out:
-            copied = 0
-            while chunk := source.read(_COPY_CHUNK):
-                copied += len(chunk)
-                if copied > max_bytes:
-                    raise InputDownloadFailed(too_large(field, f"in {field.name}", max_bytes))
-                out.write(chunk)
-    except FileNotFoundError as exc:
-        raise InputDownloadFailed(f"{field.name} names no current upload (uploads expire).") from exc
 
 
 def sniff_format(head: bytes) -> str | None:

@@ -23,6 +23,7 @@ from videosynth.media.fetch import InputField
 from videosynth.media.image import ImageLimits, InputImage, load_image
 from videosynth.media.probe import VideoInfo
 from videosynth.media.thumbnails import Images, images, images_of_mp4
+from videosynth.media.uploaded import copy_upload, is_upload
 from videosynth.prompting.base import PromptExtender
 from videosynth.storage.keys import Variant, blob_key, content_type
 from videosynth.storage.protocols import BlobStore
@@ -259,6 +260,10 @@ class Worker:
         if task.request.audio_url is None or self._backend.capabilities.forwards_request:
             return None  # a relay forwards audio_url: the upstream downloads it and muxes the soundtrack
         policy = self._config.audio
+        if is_upload(task.request.audio_url):  # the SDK's upload of a local file (driving_audio, audio_url)
+            field = InputField("audio_url", "audio file")
+            uploaded = copy_upload(task.request.audio_url, scratch / "audio", policy.max_bytes, field, self._blobs)
+            return decode_audio(uploaded)
         path = fetch_audio(
             task.request.audio_url,
             scratch / "audio",
