@@ -112,7 +112,7 @@ def test_sdk_media_with_local_files_uploads_them_all(sdk: Server, key: str, tmp_
     frame = write_picture(tmp_path / "first.png", 160, 160)
     sound = write_tone(tmp_path / "voice.mp3", "mp3", seconds=3.0)
     media = [{"type": "first_frame", "url": str(frame)}, {"type": "driving_audio", "url": str(sound)}]
-    done, size = _sdk_video(key, tmp_path, model="wan2.7-i2v", media=media, resolution="720P")
+    _done, size = _sdk_video(key, tmp_path, model="wan2.7-i2v", media=media, resolution="720P")
     assert size == (960, 960)
     assert probe(tmp_path / "v.mp4").has_audio
 

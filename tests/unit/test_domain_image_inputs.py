@@ -74,7 +74,9 @@ def test_an_i2v_request_keeps_its_images_and_needs_no_prompt() -> None:
         ("wanx2.1-i2v-turbo", SizeByModel(TierRatio("480P"), ExactSize()), ("480P", 832, 480)),
         ("wan2.7-i2v", SizeByModel(TierRatio("1080P", "9:16"), ExactSize()), ("1080P", 1920, 1080)),
         ("wan2.7-i2v", TierRatio(), ("720P", 1280, 720)),  # the server's default for wan2.7
-        ("wan2.6-i2v", ExactSize("720*1280"), ("1080P", 1920, 1080)),  # size is not an i2v field
+        ("wan2.6-i2v", SizeByModel(TierRatio(), ExactSize("720*1280")), ("1080P", 1920, 1080)),  # size: not read
+        ("wan2.6-i2v", ExactSize("720x1280", separator="x"), ("720P", 1280, 720)),  # W×H dialects: nearest tier
+        ("wan2.6-i2v", ExactSize("big", separator="x"), ("1080P", 1920, 1080)),
     ],
 )
 def test_i2v_reads_the_resolution_tier_only(model: str, size: Any, expected: tuple[str, int, int]) -> None:

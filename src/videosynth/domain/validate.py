@@ -170,10 +170,16 @@ def _image_url(field: Field, value: object, names: Names) -> str:
 def _image_tier(
     choice: SizeChoice, spec: ModelSpec, defaults: RequestDefaults, names: Names
 ) -> tuple[int, int, str, str]:
-    """An image-to-video model reads ``resolution`` only (its output follows the image's aspect ratio, decided
-    once the worker has the image): the tier, with its 16:9 size standing in until then."""
-    tier_value = choice.tier_ratio.tier if isinstance(choice, SizeByModel) else UNSET
-    tier_value = choice.tier if isinstance(choice, TierRatio) else tier_value
+    """An image-to-video model reads the resolution tier only (its output follows the image's aspect ratio,
+    decided once the worker has the image): the tier, with its 16:9 size standing in until then. A dialect that
+    asks sizes as W×H (OpenAI's ``size``) gets the tier nearest that size."""
+    tier_value: object = UNSET
+    if isinstance(choice, SizeByModel):
+        tier_value = choice.tier_ratio.tier
+    elif isinstance(choice, TierRatio):
+        tier_value = choice.tier
+    elif (size := parse_size(choice.text, choice.separator)) is not None:
+        tier_value = _nearest_tier(size, spec.allowed_sizes())
     by_tier = spec.sizes_by_tier()
     default_tier, _, _ = _default_size(spec, defaults)
     tier = _one_of(Field.RESOLUTION, tier_value, tuple(by_tier), default_tier, names)
