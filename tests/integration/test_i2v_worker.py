@@ -81,3 +81,13 @@ def test_a_bad_image_fails_the_task_before_any_generation(
     done = _run(task_store, blobs, tmp_path, fake, text)
     assert done.status is TaskStatus.FAILED and done.error_code == "BadRequest.UnsupportedFileFormat"
     assert fake.jobs == []
+
+
+def test_a_relay_refuses_rather_than_drop_the_image(
+    task_store: SqlTaskStore, blobs: LocalBlobStore, tmp_path: Path
+) -> None:
+    fake = FakeBackend(capabilities=replace(FAKE_CAPABILITIES, forwards_request=True))
+    done = _run(task_store, blobs, tmp_path, fake, _png_uri(CAT))
+    assert done.status is TaskStatus.FAILED and done.error_code == "InvalidParameter"
+    assert "does not forward images" in (done.error_message or "")
+    assert fake.jobs == []

@@ -210,10 +210,13 @@ class Worker:
         )
 
     def _images(self, task: Task, scratch: Path) -> tuple[InputImage | None, InputImage | None]:
-        """The first and last frame of an image-to-video task, fetched and decoded (a relay forwards the URLs)."""
+        """The first and last frame of an image-to-video task, fetched and decoded."""
         request, caps = task.request, self._backend.capabilities
-        if request.first_frame_url is None or caps.forwards_request:
+        if request.first_frame_url is None:
             return None, None
+        if caps.forwards_request:
+            # The relay's upstream body carries no image yet: refuse rather than make a text-only video.
+            raise InvalidParameter(f"Model {request.model} is relayed here, and the relay does not forward images yet.")
         if not caps.takes_images:
             raise InvalidParameter(
                 f"Model {request.model} is served here by a text-to-video checkpoint, which takes no image; "
