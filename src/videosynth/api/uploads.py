@@ -56,10 +56,12 @@ class Uploads:
     secret: bytes
     ttl_s: int
     max_bytes: int
+    public_base_url: str | None = None  # behind a proxy: the host clients reach (as for result links)
 
     @classmethod
     def from_settings(cls, blobs: BlobStore, settings: Settings) -> Uploads:
-        return cls(blobs, settings.signing_key(), settings.upload_ttl_s, settings.upload_max_bytes)
+        limits = (settings.upload_ttl_s, settings.upload_max_bytes, settings.public_base_url)
+        return cls(blobs, settings.signing_key(), *limits)
 
 
 def _uploads(request: Request) -> Uploads:
@@ -79,7 +81,8 @@ async def get_policy(
     expires = int(time.time()) + uploads.ttl_s
     upload_dir = new_upload_dir(key.key_id, expires)
     policy = encode_policy(Policy(upload_dir, expires, uploads.max_bytes))
-    host = base_url(request).rstrip("/") + request.url.path.removesuffix("/uploads") + RECEIVE_PATH
+    base = (uploads.public_base_url or base_url(request)).rstrip("/")
+    host = base + request.url.path.removesuffix("/uploads") + RECEIVE_PATH
     data = {
         "policy": policy,
         "signature": sign_policy(uploads.secret, policy),
