@@ -200,7 +200,11 @@ def models_check(
 def models_build_tiny(
     directory: Annotated[Path, typer.Argument(help="Output folder.")],
     arch: Annotated[
-        str, typer.Option(help="Architecture: wan2.1, wan2.2-ti2v (48-channel VAE) or wan2.2-a14b (two experts).")
+        str,
+        typer.Option(
+            help="Architecture: wan2.1, wan2.2-ti2v (48-channel VAE), wan2.2-a14b (two experts), wan2.1-i2v "
+            "(image-to-video, CLIP image encoder) or wan2.2-i2v-a14b (image-to-video, two experts)."
+        ),
     ] = "wan2.1",
 ) -> None:
     """Write a tiny random-weight Wan checkpoint (diffusers format) for tests and the demo."""

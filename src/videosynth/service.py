@@ -27,7 +27,7 @@ from videosynth.domain.errors import (
     UnsupportedOperation,
 )
 from videosynth.domain.ids import RANDOM_BITS, time_ordered_uuid
-from videosynth.domain.request import RequestDefaults
+from videosynth.domain.request import GenerationRequest, RequestDefaults
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.domain.validate import validate_draft
 from videosynth.domain.webhook import checked_webhook_url
@@ -35,6 +35,7 @@ from videosynth.safety.check import PromptSafety
 from videosynth.settings import Settings
 from videosynth.storage.keys import Variant, blob_key, stored_keys
 from videosynth.storage.protocols import BlobReader, BlobStore
+from videosynth.storage.uploads import OSS_SCHEME, parse_upload_name, usable_by
 from videosynth.store.protocols import (
     NO_TASK,
     ApiKey,
@@ -100,6 +101,19 @@ def _refusal(refused: AdmissionRefused) -> Throttling | RateQuota:
         f"Requests throttling triggered: this API key already has {refused.count} tasks PENDING or RUNNING "
         f"(limit {refused.cap}). Wait for some to finish."
     )
+
+
+def check_uploads(request: GenerationRequest, key: ApiKey, now_s: float) -> None:
+    """Every ``oss://`` input is a current upload of the calling key (another key's upload reads as none)."""
+    for url in (request.first_frame_url, request.last_frame_url, request.audio_url):
+        if url is None or not url.lower().startswith(OSS_SCHEME):
+            continue
+        name = parse_upload_name(url)
+        if name is None or not usable_by(name, key.key_id, now_s):
+            raise InvalidParameter(
+                "An oss:// input URL must name a file this API key uploaded (through the SDK's upload) and that has "
+                "not expired; this one names none."
+            )
 
 
 def bearer_secret(authorization: str | None) -> str:
@@ -187,6 +201,7 @@ class TaskService:
         remixed_from: str | None = None,
     ) -> NewTask:
         request = validate_draft(draft, self._defaults, self._models)
+        check_uploads(request, key, self._clock())
         if remixed_from is not None:
             request = dataclasses.replace(request, remixed_from=remixed_from)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_MAX + 1)

@@ -93,6 +93,18 @@ class Settings(BaseSettings):
     )
     c2pa_timestamp_url: str | None = Field(None, description="RFC 3161 timestamp authority for C2PA signatures.")
 
+    # Image-to-video inputs (img_url, media first/last frame) and the dashscope SDK's uploads of local files.
+    image_max_bytes: int = Field(10 * 2**20, ge=1, description="Largest input image file accepted (upstream: 10 MB).")
+    image_timeout_s: float = Field(30.0, gt=0, description="Time limit for downloading an input image.")
+    image_allow_private: bool = Field(
+        False, description="Allow input image URLs on private/loopback addresses (off: no SSRF into your network)."
+    )
+    image_max_pixels: int = Field(
+        25_000_000, ge=1, description="Largest input image (width×height) decoded; larger ones are refused unread."
+    )
+    upload_max_bytes: int = Field(20 * 2**20, ge=1, description="Largest file the SDK's upload may store.")
+    upload_ttl_s: int = Field(172_800, ge=60, description="How long an upload policy and its uploaded files last.")
+
     default_resolution: Literal["720P", "1080P"] = Field("720P", description="wan2.7 resolution when omitted.")
     default_ratio: Literal["16:9", "9:16", "1:1", "4:3", "3:4"] = Field("16:9", description="wan2.7 ratio default.")
     openai_default_model: str = Field(

@@ -20,7 +20,8 @@ from videosynth.settings import Settings
 
 POLL_PATHS = ("/api/v1/tasks/{task_id}", "/wan/api/v1/tasks/{task_id}", "/v1/tasks/{task_id}")
 CREATE = "/api/v1/services/aigc/video-generation/video-synthesis"
-CREATE_PATHS = (CREATE, "/wan" + CREATE)
+IMAGE_CREATE = "/api/v1/services/aigc/image2video/video-synthesis"  # where the SDK sends the kf2v models
+CREATE_PATHS = (CREATE, "/wan" + CREATE, IMAGE_CREATE, "/wan" + IMAGE_CREATE)
 
 
 @pytest.fixture(scope="module")

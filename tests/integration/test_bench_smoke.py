@@ -39,3 +39,16 @@ def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pyte
             # Same seed, same eager arithmetic today; batching the guidance passes (design.md §7) may move
             # values by a level or two.
             assert row["max_abs_diff"] <= 2
+
+
+def test_tiny_bench_has_image_to_video_rows(tmp_path: Path) -> None:
+    # The I2V shapes: each model's job carries a first frame, so the pipeline encodes it (VAE, and CLIP for 2.1).
+    out = tmp_path / "bench.json"
+    models = ("wan2.1-i2v-14b-480p", "wan2.2-i2v-a14b")
+    assert main(["--tiny", "--threads", "1", "--models", ",".join(models), "--json", str(out)]) == 0
+    rows = json.loads(out.read_text())["rows"]
+    assert [(row["model"], row["runner"]) for row in rows] == [
+        (model, runner) for model in models for runner in ("diffusers", "videosynth")
+    ]
+    assert all(row["step_s"] > 0 for row in rows)
+    assert all(row["max_abs_diff"] <= 2 for row in rows if row["runner"] == "videosynth")

@@ -141,7 +141,7 @@ def test_empty_parameters_object_means_defaults() -> None:
     [
         ("input", "extend_prompt", True),
         ("input", "function", "video-synthesis"),
-        ("input", "img_url", "https://example.com/x.png"),
+        ("input", "template", "flying"),  # wanx2.1 effect templates: not served
         ("parameters", "with_audio", True),
         ("parameters", "shot_type", "multi"),
         ("parameters", "audio", False),
@@ -189,7 +189,7 @@ def test_null_or_empty_model_is_empty_model(value: object) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["wan2.8-t2v", "WAN2.7-T2V", "wan2.7-t2v ", "sora-2", "wan2.7-i2v", "wan2.2-t2v-plus-x"]
+    "name", ["wan2.8-t2v", "WAN2.7-T2V", "wan2.7-t2v ", "sora-2", "wan2.7-i2v-x", "wan2.2-t2v-plus-x"]
 )
 def test_unknown_model_is_model_not_exist(name: str) -> None:
     err = rejected(body(model=name), cls=ModelNotFound)
@@ -203,8 +203,11 @@ def test_non_string_model_is_invalid_parameter(value: object) -> None:
 
 @pytest.mark.parametrize("name", sorted(PUBLIC_MODELS))
 def test_every_public_model_is_accepted_with_defaults(name: str) -> None:
-    req = parse_create_body(body(model=name))
     spec = PUBLIC_MODELS[name]
+    data = body(model=name)
+    if spec.takes_images:
+        data["input"]["img_url"] = "https://example.com/first.png"
+    req = parse_create_body(data)
     assert req.model == name
     assert req.duration == 5
     if spec.protocol is Protocol.WAN27:
@@ -674,7 +677,7 @@ def test_a_layout_fault_waits_in_the_draft_for_the_model_check() -> None:
         (
             body(inputs={"audio_url": "ftp://a"}),
             "audio_url",
-            "input.audio_url must be an http(s) URL, got 'ftp://a' (a string).",
+            "input.audio_url must be an http(s) URL or an oss:// upload, got 'ftp://a' (a string).",
         ),
         (
             body(resolution="720p"),

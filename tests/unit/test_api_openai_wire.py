@@ -56,11 +56,11 @@ def test_a_bad_field_is_named_the_openai_way(body: dict[str, str], param: str) -
     assert rendered["param"] == param and rendered["type"] == "invalid_request_error"
 
 
-def test_input_reference_is_refused() -> None:
-    with pytest.raises(InvalidField, match="input_reference"):
+def test_input_reference_upload_is_refused_and_a_t2v_model_takes_no_image() -> None:
+    with pytest.raises(InvalidField, match="input_reference as a file upload"):
         read({"prompt": "p"}, files=("input_reference",))
-    with pytest.raises(InvalidField, match="input_reference"):
-        read({"prompt": "p", "input_reference": {"image_url": "https://x/y.png"}})
+    with pytest.raises(InvalidField, match=r"input_reference is not taken by model wan2\.7-t2v"):
+        validate_draft(read({"prompt": "p", "input_reference": {"image_url": "https://x/y.png"}}))
     with pytest.raises(InvalidParameter, match="JSON object"):
         read(["not", "an", "object"])
 

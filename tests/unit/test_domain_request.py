@@ -48,6 +48,8 @@ def test_to_dict_has_every_field() -> None:
         "prompt_extend": False,
         "watermark": True,
         "audio_url": "https://example.com/a.wav",
+        "first_frame_url": None,
+        "last_frame_url": None,
         "prompt_truncated": True,
         "negative_prompt_truncated": True,
         "remixed_from": None,
@@ -93,4 +95,5 @@ def test_a_row_stored_before_the_neutral_draft_still_reads() -> None:
         "negative_prompt_truncated": False,
     }
     assert GenerationRequest.from_dict(stored) == _minimal()
-    assert GenerationRequest.from_dict(stored).to_dict() == {**stored, "remixed_from": None}  # no remix source
+    no_later_fields = {"remixed_from": None, "first_frame_url": None, "last_frame_url": None}
+    assert GenerationRequest.from_dict(stored).to_dict() == {**stored, **no_later_fields}

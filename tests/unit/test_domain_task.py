@@ -198,7 +198,9 @@ def _request(
     duration: object = UNSET,
 ) -> GenerationRequest:
     choice = SizeByModel(TierRatio(resolution, ratio), ExactSize(size))
-    return validate_draft(GenerationDraft(model=model, prompt="p", size=choice, duration=duration))
+    first_frame = "https://example.com/a.png" if PUBLIC_MODELS[model].takes_images else UNSET
+    draft = GenerationDraft(model=model, prompt="p", size=choice, duration=duration, first_frame=first_frame)
+    return validate_draft(draft)
 
 
 @pytest.mark.parametrize(("resolution", "sr"), [("720P", 720), ("1080P", 1080)])

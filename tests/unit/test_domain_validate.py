@@ -203,14 +203,21 @@ def test_negative_prompt_must_be_text(value: object) -> None:
     )
 
 
-@pytest.mark.parametrize(("value", "expected"), [(UNSET, None), (None, None), ("HTTPS://A/X.MP3", "HTTPS://A/X.MP3")])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(UNSET, None), (None, None), ("HTTPS://A/X.MP3", "HTTPS://A/X.MP3"), ("oss://b/k/x.mp3", "oss://b/k/x.mp3")],
+)
 def test_audio_url_accepted(value: object, expected: str | None) -> None:
     assert validate_draft(draft(audio_url=value)).audio_url == expected
 
 
 @pytest.mark.parametrize("value", ["ftp://a/x.mp3", "a/x.mp3", "", 1])
 def test_audio_url_refused(value: object) -> None:
-    refused(draft(audio_url=value), Field.AUDIO_URL, f"audio_url must be an http(s) URL, got {describe(value)}.")
+    refused(
+        draft(audio_url=value),
+        Field.AUDIO_URL,
+        f"audio_url must be an http(s) URL or an oss:// upload, got {describe(value)}.",
+    )
 
 
 # ------------------------------------------------------------------------------------------ seed, flags

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.telemetry import TelemetryConfig
 
 from videosynth import __version__, compose
-from videosynth.api import apiyi, dashscope, events, files, metrics, openai_videos, ops, playground
+from videosynth.api import apiyi, dashscope, events, files, metrics, openai_videos, ops, playground, uploads
 from videosynth.api.context import RequestContextMiddleware
 from videosynth.api.dashscope_routes import render_dashscope_error
 from videosynth.api.errors import install_error_handlers
@@ -39,6 +39,7 @@ class ApiParts:
     readiness: ReadinessCheck
     queue_figures: ReadQueueFigures  # the task table's figures, for /metrics
     signed_files: SignedFiles | None  # the local result folder /files serves (None: results are elsewhere)
+    uploads: uploads.Uploads | None = None  # where the dashscope SDK's local files go (api/uploads.py)
 
 
 OpenParts = Callable[[], AbstractAsyncContextManager[ApiParts]]
@@ -52,6 +53,7 @@ def _lifespan(open_parts: OpenParts) -> Callable[[FastAPI], AbstractAsyncContext
             app.state.service = parts.service  # the one the routes read, on every request
             app.state.readiness = parts.readiness
             app.state.signed_files = parts.signed_files
+            app.state.uploads = parts.uploads
             yield
 
     return lifespan
@@ -89,6 +91,7 @@ def create_app(settings: Settings, open_parts: OpenParts, serve_files: bool) -> 
     events.register(app, event_streams(settings))
     openai_videos.register(app)
     ops.register(app)
+    uploads.register(app)
     if serve_files:
         files.register(app)
     metrics.register(app, _queue_figures(app))
@@ -136,4 +139,5 @@ async def open_parts(
             readiness=compose.readiness_check(settings, stores, blobs),
             queue_figures=stores.queue_figures,
             signed_files=compose.signed_files(blobs),
+            uploads=uploads.Uploads.from_settings(blobs, settings),
         )

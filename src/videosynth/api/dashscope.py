@@ -31,6 +31,8 @@ from videosynth.domain.task import Task, TaskStatus, format_time
 from videosynth.service import ListQuery, TaskService
 
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
+# The kf2v models' create (the SDK switches to it for any model name with "kf2v"); the body is the same.
+IMAGE_CREATE_PATH = "/services/aigc/image2video/video-synthesis"
 PREFIXES = ("/api/v1", "/wan/api/v1")
 SYNC_CALLS_MESSAGE = "current user api does not support synchronous calls"
 # What the create (a FastRoute) reads off its request, as its OpenAPI description.
@@ -184,7 +186,8 @@ def _list_item(task: Task) -> dict[str, Any]:
 def register(app: FastAPI) -> None:
     # The hot paths (creates, status polls) first, as FastRoutes: called bare, documented by their inputs.
     for prefix in PREFIXES:
-        add_fast_route(app, DashScopeFastRoute, f"{prefix}{CREATE_PATH}", create_task, "POST", CREATE_INPUTS)
+        for path in (CREATE_PATH, IMAGE_CREATE_PATH):
+            add_fast_route(app, DashScopeFastRoute, f"{prefix}{path}", create_task, "POST", CREATE_INPUTS)
         add_fast_route(app, DashScopeFastRoute, f"{prefix}/tasks/{{task_id}}", query_task, "GET", POLL_INPUTS)
     for prefix in PREFIXES:
         app.include_router(router, prefix=prefix)

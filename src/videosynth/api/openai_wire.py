@@ -5,7 +5,9 @@ JSON, plus videosynth's extension fields ``negative_prompt``, ``seed``, ``waterm
 ``model`` names one of our models; any other name (``sora-2``, the SDK's default) or none means the configured
 default. ``seconds`` is a string of an integer the model supports; ``size`` is ``WIDTHxHEIGHT`` from the model's
 size table or any other the model can make (domain.draft.ExactSize.any_size). ``input_reference``
-(image-to-video) is refused. Unknown fields are ignored.
+(image-to-video, for an i2v ``model`` such as ``wan2.7-i2v``) is ``{"image_url": …}`` or the URL itself, read as
+the first frame (an http(s) URL or a ``data:image/…;base64`` URI); a file upload there is refused. Unknown fields
+are ignored.
 """
 
 from __future__ import annotations
@@ -29,10 +31,14 @@ FIELD_NAMES: Mapping[Field, str] = MappingProxyType(
         Field.SEED: "seed",
         Field.PROMPT_EXTEND: "prompt_extend",
         Field.WATERMARK: "watermark",
+        Field.FIRST_FRAME: "input_reference",
     }
 )
 
-INPUT_REFERENCE_MESSAGE = "input_reference is not supported: this server makes text-to-video only."
+INPUT_REFERENCE_MESSAGE = (
+    'input_reference as a file upload is not supported: send {"image_url": "https://…"} (or a data:image/…;base64 '
+    "URI) with an image-to-video model such as wan2.7-i2v."
+)
 
 
 def param_name(field: str | None) -> str | None:
@@ -52,8 +58,8 @@ def read_create_body(
     of its uploads). Form values are strings, so integers and booleans are read from their text too."""
     if not isinstance(body, Mapping):
         raise InvalidParameter(f"The request body must be a JSON object, got {describe(body)}.")
-    if "input_reference" in files or body.get("input_reference") not in (None, ""):
-        raise InvalidField(INPUT_REFERENCE_MESSAGE, field="input_reference")
+    if "input_reference" in files:
+        raise InvalidField(INPUT_REFERENCE_MESSAGE, field=Field.FIRST_FRAME)
     model = body.get("model")
     return GenerationDraft(
         model=model if isinstance(model, str) and model in models else default_model,
@@ -64,8 +70,16 @@ def read_create_body(
         seed=_integer(body.get("seed", UNSET)),
         prompt_extend=_boolean(body.get("prompt_extend", UNSET)),
         watermark=_boolean(body.get("watermark", UNSET)),
+        first_frame=_image_url(body.get("input_reference", UNSET)),
         names=FIELD_NAMES,
     )
+
+
+def _image_url(reference: object) -> object:
+    """``input_reference``'s image: ``{"image_url": …}`` (OpenAI's object form) or the URL as a plain value."""
+    if isinstance(reference, Mapping):
+        return reference.get("image_url", UNSET)
+    return reference
 
 
 def remix_draft(source: GenerationRequest, seed: int, prompt: object) -> GenerationDraft:
@@ -80,6 +94,8 @@ def remix_draft(source: GenerationRequest, seed: int, prompt: object) -> Generat
         prompt_extend=source.prompt_extend,
         watermark=source.watermark,
         audio_url=source.audio_url if source.audio_url is not None else UNSET,
+        first_frame=source.first_frame_url if source.first_frame_url is not None else UNSET,
+        last_frame=source.last_frame_url if source.last_frame_url is not None else UNSET,
         names=FIELD_NAMES,
     )
 

@@ -24,10 +24,25 @@ class ArchSpec:
     two_experts: bool = False  # Wan2.2-A14B: `transformer` (high noise) and `transformer_2` (low noise)
     boundary_ratio: float | None = None
     expand_timesteps: bool = False  # Wan2.2-TI2V: one timestep per latent token
+    # Image-to-video (WanImageToVideoPipeline): the transformer also reads the VAE-encoded first frame and mask
+    # (36 input channels); Wan2.1's also cross-attends to CLIP image features (``image_encoder``).
+    i2v: bool = False
+    image_encoder: Mapping[str, Any] | None = None  # CLIPVisionConfig kwargs
+    image_size: int = 224  # the CLIP image processor's input size
 
     def pipeline_kwargs(self) -> dict[str, Any]:
         """``WanPipeline`` config arguments beyond the components."""
         return {"boundary_ratio": self.boundary_ratio, "expand_timesteps": self.expand_timesteps}
+
+
+def _i2v(transformer: Mapping[str, Any], image_dim: int | None = None) -> dict[str, Any]:
+    """An image-to-video transformer: 16 noise + 4 mask + 16 first-frame latent channels in; with ``image_dim``,
+    cross-attention to image features (projected with ``added_kv_proj_dim`` = the model width, as Wan2.1's)."""
+    extra: dict[str, Any] = {"in_channels": 36}
+    if image_dim is not None:
+        width = transformer["num_attention_heads"] * transformer["attention_head_dim"]
+        extra |= {"image_dim": image_dim, "added_kv_proj_dim": width}
+    return {**transformer, **extra}
 
 
 def _transformer(heads: int, head_dim: int, ffn: int, layers: int, text_dim: int, channels: int) -> dict[str, Any]:
@@ -103,6 +118,37 @@ TINY: dict[str, ArchSpec] = {
     ),
 }
 
+# diffusers' tests/pipelines/wan/test_wan_image_to_video.py: a 4-wide CLIP vision tower on 32-pixel inputs.
+_TINY_CLIP = {
+    "hidden_size": 4,
+    "projection_dim": 4,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 2,
+    "image_size": 32,
+    "intermediate_size": 16,
+    "patch_size": 1,
+}
+TINY["wan2.1-i2v"] = ArchSpec(
+    "wan2.1-i2v",
+    _i2v(_transformer(2, 12, 32, 2, 32, 16), image_dim=4),
+    _TINY_VAE_21,
+    _TINY_TEXT,
+    flow_shift=3.0,
+    i2v=True,
+    image_encoder=_TINY_CLIP,
+    image_size=32,
+)
+TINY["wan2.2-i2v-a14b"] = ArchSpec(
+    "wan2.2-i2v-a14b",
+    _i2v(_transformer(2, 12, 32, 2, 32, 16)),
+    _TINY_VAE_21,
+    _TINY_TEXT,
+    flow_shift=3.0,
+    two_experts=True,
+    boundary_ratio=0.9,
+    i2v=True,
+)
+
 # ---- full sizes -----------------------------------------------------------------------------------------------
 
 # google/umt5-xxl's encoder (the Wan text encoder for every size): 24 layers, d_model 4096, gated GELU.
@@ -136,6 +182,20 @@ _T_1_3B = _transformer(12, 128, 8960, 30, 4096, 16)
 _T_14B = _transformer(40, 128, 13_824, 40, 4096, 16)
 _T_5B = _transformer(24, 128, 14_336, 30, 4096, 48)
 
+# open-clip xlm-roberta-large-vit-huge-14's vision tower (Wan2.1-I2V's image_encoder/config.json).
+_CLIP_VIT_H = {
+    "hidden_size": 1280,
+    "projection_dim": 1024,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 16,
+    "image_size": 224,
+    "intermediate_size": 5120,
+    "patch_size": 14,
+    "hidden_act": "gelu",
+}
+
+_I2V_14B = _i2v(_T_14B, image_dim=1280)
+
 # Keyed by the registry entry names of the shipped registry.toml.
 FULL: dict[str, ArchSpec] = {
     "wan2.1-t2v-1.3b": ArchSpec("wan2.1", _T_1_3B, _VAE_21, _UMT5_XXL, flow_shift=3.0),
@@ -143,5 +203,14 @@ FULL: dict[str, ArchSpec] = {
     "wan2.2-ti2v-5b": ArchSpec("wan2.2-ti2v", _T_5B, _VAE_22, _UMT5_XXL, flow_shift=5.0, expand_timesteps=True),
     "wan2.2-t2v-a14b": ArchSpec(
         "wan2.2-a14b", _T_14B, _VAE_21, _UMT5_XXL, flow_shift=12.0, two_experts=True, boundary_ratio=0.875
+    ),
+    "wan2.1-i2v-14b-480p": ArchSpec(
+        "wan2.1-i2v", _I2V_14B, _VAE_21, _UMT5_XXL, flow_shift=3.0, i2v=True, image_encoder=_CLIP_VIT_H
+    ),
+    "wan2.1-i2v-14b-720p": ArchSpec(
+        "wan2.1-i2v", _I2V_14B, _VAE_21, _UMT5_XXL, flow_shift=5.0, i2v=True, image_encoder=_CLIP_VIT_H
+    ),
+    "wan2.2-i2v-a14b": ArchSpec(
+        "wan2.2-i2v-a14b", _i2v(_T_14B), _VAE_21, _UMT5_XXL, 5.0, two_experts=True, boundary_ratio=0.9, i2v=True
     ),
 }

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from videosynth.domain.request import GenerationRequest
 
 Frames = npt.NDArray[np.uint8]  # (frames, height, width, 3) RGB
+Picture = npt.NDArray[np.uint8]  # (height, width, 3) RGB: an input image
 
 # Called after each step of the work with (step, total): denoising steps, or an upstream's progress. It publishes
 # progress, and raises GenerationAborted when the lease was lost or the worker must stop, so call it often.
@@ -41,6 +42,8 @@ class Capabilities:
     # The backend forwards the client's request as it is to an upstream that extends the prompt and fetches the
     # audio itself (a relay): the runner then extends no prompt and downloads no audio_url of its own.
     forwards_request: bool = False
+    # The model conditions on a first (and last) frame: image-to-video checkpoints, and Wan2.2-TI2V.
+    takes_images: bool = False
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,8 @@ class GenerationJob:
     height: int
     num_frames: int
     seed: int
+    image: Picture | None = None  # image-to-video: the first frame, as decoded (any size; the pipeline resizes)
+    last_image: Picture | None = None  # first-and-last-frame: the last frame
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,13 @@ def random_pipeline(spec: ArchSpec, seed: int = 0, device: str | None = None, dt
     ``from_pretrained(dtype=...)`` would leave them.
     """
     import torch
-    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanPipeline, WanTransformer3DModel
+    from diffusers import (
+        AutoencoderKLWan,
+        UniPCMultistepScheduler,
+        WanImageToVideoPipeline,
+        WanPipeline,
+        WanTransformer3DModel,
+    )
     from transformers import UMT5Config, UMT5EncoderModel
 
     tokenizer = _tokenizer()
@@ -93,7 +99,8 @@ def random_pipeline(spec: ArchSpec, seed: int = 0, device: str | None = None, dt
         with _default_dtype(dtype):
             transformer = WanTransformer3DModel(**spec.transformer)
             transformer_2 = WanTransformer3DModel(**spec.transformer) if spec.two_experts else None
-    modules: list[Any] = [text_encoder, transformer, transformer_2, vae]
+        image_encoder = _image_encoder(spec)  # float32, as load_pipeline loads it
+    modules: list[Any] = [text_encoder, transformer, transformer_2, vae, image_encoder]
     for module in filter(None, modules):
         _keep_fp32_modules(module, dtype)
         module.eval()  # modules start in training mode (T5 dropout); from_pretrained returns them in eval
@@ -101,15 +108,36 @@ def random_pipeline(spec: ArchSpec, seed: int = 0, device: str | None = None, dt
     scheduler = UniPCMultistepScheduler(
         prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=spec.flow_shift, num_train_timesteps=1000
     )
-    return WanPipeline(
-        tokenizer=tokenizer,
-        text_encoder=text_encoder,
-        vae=vae,
-        transformer=transformer,
-        scheduler=scheduler,
-        transformer_2=transformer_2,
-        **spec.pipeline_kwargs(),
+    components = {
+        "tokenizer": tokenizer,
+        "text_encoder": text_encoder,
+        "vae": vae,
+        "transformer": transformer,
+        "scheduler": scheduler,
+        "transformer_2": transformer_2,
+    }
+    if not spec.i2v:
+        return WanPipeline(**components, **spec.pipeline_kwargs())
+    processor = _image_processor(spec) if image_encoder is not None else None
+    return WanImageToVideoPipeline(
+        **components, image_encoder=image_encoder, image_processor=processor, **spec.pipeline_kwargs()
     )
+
+
+def _image_encoder(spec: ArchSpec) -> Any:
+    """Wan2.1-I2V's CLIP vision tower (its image features steer every block's cross-attention); None without."""
+    if spec.image_encoder is None:
+        return None
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    return CLIPVisionModel(CLIPVisionConfig(**spec.image_encoder))
+
+
+def _image_processor(spec: ArchSpec) -> Any:
+    from transformers import CLIPImageProcessor
+
+    size = spec.image_size
+    return CLIPImageProcessor(crop_size={"height": size, "width": size}, size={"shortest_edge": size})
 
 
 def _tiny_spec(arch: str) -> ArchSpec:

@@ -1,8 +1,10 @@
-"""Wan text-to-video through diffusers' stock ``WanPipeline`` (design.md §1, §7).
+"""Wan text- and image-to-video through diffusers' stock ``WanPipeline`` and ``WanImageToVideoPipeline``.
 
-One generator serves one registry entry (Wan2.1, Wan2.2-TI2V-5B or Wan2.2-T2V-A14B). torch and diffusers are
-imported inside functions only: importing this module costs nothing, so a process that never builds a generator
-never loads torch.
+One generator serves one registry entry (Wan2.1, Wan2.2-TI2V-5B, Wan2.2-T2V-A14B, Wan2.1-I2V or
+Wan2.2-I2V-A14B; design.md §1, §7). An image-to-video checkpoint needs a first frame; Wan2.2-TI2V-5B makes
+text-to-video without one and conditions on one when given (its weights through
+``WanImageToVideoPipeline.from_pipe``). torch and diffusers are imported inside functions only: importing this
+module costs nothing, so a process that never builds a generator never loads torch.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from videosynth.backends.base import Capabilities, Frames, GenerationJob, RunContext, StepCallback, library_versions
+from videosynth.backends.base import (
+    Capabilities,
+    Frames,
+    GenerationJob,
+    Picture,
+    RunContext,
+    StepCallback,
+    library_versions,
+)
 from videosynth.backends.checkpoint_hash import checkpoint_sha256
 from videosynth.backends.wan_pipeline import (
     capabilities,
@@ -25,7 +35,7 @@ from videosynth.backends.wan_pipeline import (
     scheduler_with_shift,
 )
 from videosynth.domain.errors import InvalidParameter
-from videosynth.registry import WanEntry, demo_arch, registry_for_settings, wan_entry
+from videosynth.registry import I2V_ARCHS, WanEntry, demo_arch, registry_for_settings, wan_entry
 from videosynth.settings import Settings
 
 __all__ = ["UnsupportedJob", "WanGenerator", "resolve_device", "resolve_dtype"]
@@ -48,6 +58,7 @@ class WanGenerator:
     checkpoint_sha256: str | None = None  # the folder's content hash, for reproducibility records
     # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
+    _image_pipe: Any = field(default=None, repr=False)  # Wan2.2-TI2V's image-conditioned view of ``pipe``
 
     def __post_init__(self) -> None:
         self._schedulers.setdefault(None, self.pipe.scheduler)  # the checkpoint's own, as saved
@@ -69,7 +80,7 @@ class WanGenerator:
         device = resolve_device(settings.device)
         dtype = resolve_dtype(settings.dtype if settings.dtype != "auto" else entry.dtype, device)
         checkpoint = _checkpoint(entry, settings)
-        pipe = load_pipeline(checkpoint, dtype)
+        pipe = load_pipeline(checkpoint, dtype, entry.arch)
         generator = cls.from_pipeline(pipe, entry, settings, device)
         generator.checkpoint = checkpoint
         generator.checkpoint_sha256 = checkpoint_sha256(checkpoint, settings.data_dir / "cache" / "checkpoints")
@@ -122,9 +133,10 @@ class WanGenerator:
             on_step(i + 1, steps)  # may raise GenerationAborted, which leaves the pipeline call at once
             return callback_kwargs  # diffusers reads the tensors back from the returned dict
 
-        self.pipe.scheduler = self.scheduler_for(job.width, job.height)
+        pipe = self.pipeline_for(job)
+        pipe.scheduler = self.scheduler_for(job.width, job.height)
         with torch.inference_mode():
-            output = self.pipe(
+            output = pipe(
                 **self.pipeline_kwargs(job),
                 # The initial noise is drawn on the CPU whatever the device, so one seed gives the same
                 # starting latents on CPU and on any GPU (CUDA's RNG produces a different stream).
@@ -149,7 +161,24 @@ class WanGenerator:
         }
         if entry.guidance_scale_2 is not None:
             kwargs["guidance_scale_2"] = entry.guidance_scale_2  # the low-noise expert's (Wan2.2-A14B)
+        if job.image is not None:
+            kwargs["image"] = _pil(job.image)  # resized to width × height by the pipeline's video processor
+        if job.last_image is not None:
+            kwargs["last_image"] = _pil(job.last_image)
         return kwargs
+
+    def pipeline_for(self, job: GenerationJob) -> Any:
+        """The pipeline that makes ``job``: ``pipe``, or for an image on Wan2.2-TI2V its image-to-video view."""
+        if job.image is None or self.entry.arch in I2V_ARCHS:
+            return self.pipe
+        if self._image_pipe is None:
+            from diffusers import WanImageToVideoPipeline
+
+            # Shares every module (no second copy of the weights); expand_timesteps keeps TI2V's per-token timesteps.
+            self._image_pipe = WanImageToVideoPipeline.from_pipe(self.pipe)
+            self._image_pipe.register_to_config(expand_timesteps=True)
+            self._image_pipe.set_progress_bar_config(disable=True)
+        return self._image_pipe
 
     def validate(self, job: GenerationJob) -> None:
         """Refuse, before any torch work, a job this model cannot make (the pipeline would silently round it)."""
@@ -164,8 +193,27 @@ class WanGenerator:
             problems.append(f"num_frames must be k·{factor}+1, got {job.num_frames}")
         elif entry.max_frames is not None and job.num_frames > entry.max_frames:
             problems.append(f"num_frames must be at most {entry.max_frames}, got {job.num_frames}")
+        problems.extend(self._image_problems(job))
         if problems:
             raise UnsupportedJob(f"Model {entry.name} cannot generate this: {'; '.join(problems)}.")
+
+    def _image_problems(self, job: GenerationJob) -> list[str]:
+        arch = self.entry.arch
+        if job.image is None and arch in I2V_ARCHS:
+            return ["an image-to-video model needs a first frame image"]
+        if job.image is not None and not self.capabilities.takes_images:
+            return ["it is a text-to-video model and takes no image"]
+        if job.last_image is not None and not self.takes_last_image:
+            return ["it takes no last frame (Wan2.2-I2V-A14B and Wan2.1-FLF2V do)"]
+        return []
+
+    @property
+    def takes_last_image(self) -> bool:
+        """Wan2.2-I2V-A14B conditions on a last frame as on the first; of Wan2.1's, only the FLF2V checkpoint
+        (its transformer embeds the positions of two images' CLIP tokens: ``pos_embed_seq_len``)."""
+        if self.entry.arch == "wan2.2-i2v-a14b":
+            return True
+        return self.entry.arch == "wan2.1-i2v" and self.pipe.transformer.config.get("pos_embed_seq_len") is not None
 
     def scheduler_for(self, width: int, height: int) -> Any:
         """The scheduler with the entry's flow shift for this size (the checkpoint's own when none is set)."""
@@ -181,6 +229,12 @@ def _checkpoint(entry: WanEntry, settings: Settings) -> str:
 
         return str(ensure_demo_checkpoint(settings, demo_arch(entry)))
     return entry.checkpoint
+
+
+def _pil(picture: Picture) -> Any:
+    from PIL import Image
+
+    return Image.fromarray(picture, mode="RGB")
 
 
 def _to_uint8(frames: npt.NDArray[np.floating[Any]]) -> Frames:

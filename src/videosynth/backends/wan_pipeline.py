@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from videosynth.backends.base import Capabilities
-from videosynth.registry import WanEntry
+from videosynth.registry import I2V_ARCHS, IMAGE_ARCHS, WanEntry
 
 if TYPE_CHECKING:
     import torch
@@ -41,15 +41,18 @@ def resolve_dtype(dtype: str, device: str) -> torch.dtype:
     return result
 
 
-def load_pipeline(model: str, dtype: torch.dtype) -> Any:
-    """``WanPipeline.from_pretrained`` (a folder, or a hub id in the local cache), still on the CPU."""
+def load_pipeline(model: str, dtype: torch.dtype, arch: str = "wan2.1") -> Any:
+    """``WanPipeline.from_pretrained`` (``WanImageToVideoPipeline`` for an image-to-video ``arch``; a folder, or
+    a hub id in the local cache), still on the CPU."""
     import torch
-    from diffusers import WanPipeline
+    from diffusers import WanImageToVideoPipeline, WanPipeline
 
+    pipeline_class = WanImageToVideoPipeline if arch in I2V_ARCHS else WanPipeline
     # Wan's VAE loses quality in half precision (upstream and diffusers' examples keep it float32), and it is
-    # a small share of the weights. The pipeline casts latents to the VAE's dtype before decoding.
-    pipe = WanPipeline.from_pretrained(  # type: ignore[no-untyped-call]
-        model, dtype={"default": dtype, "vae": torch.float32}
+    # a small share of the weights. The pipeline casts latents to the VAE's dtype before decoding. The CLIP
+    # image encoder (Wan2.1-I2V) stays float32 too, as diffusers' Wan I2V example loads it.
+    pipe = pipeline_class.from_pretrained(  # type: ignore[no-untyped-call]
+        model, dtype={"default": dtype, "vae": torch.float32, "image_encoder": torch.float32}
     )
     pipe.set_progress_bar_config(disable=True)  # progress is reported through on_step, not stderr
     return pipe
@@ -57,6 +60,11 @@ def load_pipeline(model: str, dtype: torch.dtype) -> Any:
 
 def checkpoint_arch(pipe: Any) -> str:
     """What the loaded pipeline is, from its components and config (not from what the registry claims)."""
+    model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
+    # An image-to-video transformer reads 36 channels: noise, the first-frame mask and the first frame's latents.
+    i2v = model.config.in_channels != model.config.out_channels and not pipe.config.get("expand_timesteps")
+    if i2v:
+        return "wan2.2-i2v-a14b" if getattr(pipe, "transformer_2", None) is not None else "wan2.1-i2v"
     if getattr(pipe, "transformer_2", None) is not None:
         return "wan2.2-a14b"
     if pipe.config.get("expand_timesteps"):
@@ -70,7 +78,8 @@ def fit_to_entry(pipe: Any, entry: WanEntry) -> None:
     if found != entry.arch:
         raise ValueError(
             f"model {entry.name!r} says arch {entry.arch!r} but its checkpoint {entry.checkpoint!r} is {found!r} "
-            "(Wan2.2-A14B has transformer_2, Wan2.2-TI2V has expand_timesteps); fix `arch` in the registry"
+            "(Wan2.2-A14B has transformer_2, Wan2.2-TI2V has expand_timesteps, an I2V model 36 input channels); "
+            "fix `arch` in the registry"
         )
     if entry.boundary_ratio is not None:
         pipe.register_to_config(boundary_ratio=entry.boundary_ratio)
@@ -112,6 +121,7 @@ def capabilities(pipe: Any, entry: WanEntry) -> Capabilities:
         spatial_multiple=entry.spatial_multiple,
         temporal_factor=entry.temporal_factor,
         max_pixels=entry.pixel_cap,
+        takes_images=entry.arch in IMAGE_ARCHS,
     )
 
 

@@ -37,7 +37,12 @@ FULL_SHAPES = {
     "wan2.2-ti2v-5b": (1280, 704, 121),
     "wan2.1-t2v-14b": (832, 480, 81),
     "wan2.2-t2v-a14b": (832, 480, 81),
+    # Image-to-video (the job carries a first frame of the output's size): `--models wan2.1-i2v-14b-480p,…`.
+    "wan2.1-i2v-14b-480p": (832, 480, 81),
+    "wan2.1-i2v-14b-720p": (1280, 720, 81),
+    "wan2.2-i2v-a14b": (832, 480, 81),
 }
+I2V_MODELS = ("wan2.1-i2v-14b-480p", "wan2.1-i2v-14b-720p", "wan2.2-i2v-a14b")
 TINY_SHAPE = (64, 64, 9)  # a multiple of 32, so the Wan2.2-TI2V toy fits too
 PROMPT = "A red fox runs through fresh snow at dawn, cinematic, slow motion."
 NEGATIVE = "blurry, low quality, static"
@@ -136,7 +141,7 @@ def _bench_model(
     pipe = random_pipeline(spec, seed=0, device=device, dtype=dtype)
     pipe.set_progress_bar_config(disable=True)
     generator = WanGenerator.from_pipeline(pipe, entry, Settings(device=device), device)
-    job = GenerationJob(PROMPT, NEGATIVE, width, height, frames, seed)
+    job = GenerationJob(PROMPT, NEGATIVE, width, height, frames, seed, image=_first_frame(spec, width, height))
     # Stock: the plain pipeline call of diffusers' Wan docs with the entry's arguments (steps, guidance, text
     # length) and its scheduler: UniPCMultistepScheduler.from_config(config, flow_shift=...), as the docs set it.
     stock_kwargs = generator.pipeline_kwargs(job)
@@ -249,6 +254,14 @@ def _device_name(device: str) -> str:
     if device.startswith("cuda"):
         return f"{device} ({torch.cuda.get_device_name(torch.device(device))})"
     return f"{device} ({torch.get_num_threads()} threads)"
+
+
+def _first_frame(spec: ArchSpec, width: int, height: int) -> npt.NDArray[np.uint8] | None:
+    """An image-to-video model's input: a smooth gradient picture at the output size (None for text-to-video)."""
+    if not spec.i2v:
+        return None
+    x, y = np.meshgrid(np.linspace(0, 255, width), np.linspace(0, 255, height))
+    return np.stack([x, y, np.full_like(x, 128)], axis=-1).astype(np.uint8)
 
 
 def _cpu_generator(seed: int) -> Any:

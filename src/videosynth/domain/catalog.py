@@ -1,4 +1,4 @@
-"""The public DashScope text-to-video model names and the request rules each one follows.
+"""The public DashScope video model names (text-to-video and image-to-video) and the request rules each follows.
 
 Two wire protocols share one create URL: wan2.7 takes ``resolution`` × ``ratio``; wan2.1–2.6 take ``size`` as
 "W*H". Limits below are the documented upstream ones (api-contract.md §1.3–1.5); a server whose checkpoint cannot
@@ -14,6 +14,15 @@ from enum import StrEnum
 class Protocol(StrEnum):
     WAN27 = "wan2.7"
     LEGACY = "legacy"
+
+
+class ImageInputs(StrEnum):
+    """Which images a model takes: none (text-to-video), a first frame (image-to-video), or a first frame and
+    optionally a last one (first-and-last-frame: wan2.7-i2v, the kf2v models)."""
+
+    NONE = "none"
+    FIRST = "first"
+    FIRST_LAST = "first_last"
 
 
 class UsageStyle(StrEnum):
@@ -88,6 +97,12 @@ class ModelSpec:
     limit: ServedLimit | None = None
     # Only the size table, even where a dialect allows any WxH: the entry forwards to an upstream that makes no other.
     table_sizes_only: bool = False
+    # An image-to-video model takes ``resolution`` only: its output follows the input image's aspect ratio.
+    images: ImageInputs = ImageInputs.NONE
+
+    @property
+    def takes_images(self) -> bool:
+        return self.images is not ImageInputs.NONE
 
     def sizes_by_tier(self) -> dict[str, dict[str, tuple[int, int]]]:
         """This model's tiers → ratio → (width, height)."""
@@ -159,4 +174,82 @@ _SPECS = (
     ),
 )
 
-PUBLIC_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+# Image-to-video [official DashScope i2v/kf2v API references; README "Image-to-video" lists the rules].
+_FIRST, _FIRST_LAST = ImageInputs.FIRST, ImageInputs.FIRST_LAST
+_I2V_SPECS = (
+    ModelSpec("wan2.7-i2v", Protocol.WAN27, UsageStyle.WAN27, 5000, _ANY_2_TO_15, images=_FIRST_LAST),
+    ModelSpec(
+        "wan2.6-i2v", Protocol.LEGACY, UsageStyle.WAN26, 1500, _ANY_2_TO_15, tiers=("720P", "1080P"), images=_FIRST
+    ),
+    ModelSpec(
+        "wan2.6-i2v-flash",
+        Protocol.LEGACY,
+        UsageStyle.WAN26,
+        1500,
+        _ANY_2_TO_15,
+        tiers=("720P", "1080P"),
+        images=_FIRST,
+    ),
+    ModelSpec(
+        "wan2.5-i2v-preview",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        1500,
+        (5, 10),
+        tiers=("480P", "720P", "1080P"),
+        images=_FIRST,
+    ),
+    ModelSpec("wan2.2-i2v-plus", Protocol.LEGACY, UsageStyle.WAN25, 800, (5,), tiers=("480P", "1080P"), images=_FIRST),
+    ModelSpec(
+        "wan2.2-i2v-flash",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("480P", "720P", "1080P"),
+        default_size=(1280, 720),
+        images=_FIRST,
+    ),
+    ModelSpec(
+        "wanx2.1-i2v-turbo",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (3, 4, 5),
+        tiers=("480P", "720P"),
+        default_size=(1280, 720),
+        images=_FIRST,
+    ),
+    ModelSpec(
+        "wanx2.1-i2v-plus",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("720P",),
+        default_size=(1280, 720),
+        images=_FIRST,
+    ),
+    ModelSpec(
+        "wanx2.1-kf2v-plus",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("720P",),
+        default_size=(1280, 720),
+        images=_FIRST_LAST,
+    ),
+    ModelSpec(
+        "wan2.2-kf2v-flash",
+        Protocol.LEGACY,
+        UsageStyle.WAN25,
+        800,
+        (5,),
+        tiers=("480P", "720P", "1080P"),
+        default_size=(1280, 720),
+        images=_FIRST_LAST,
+    ),
+)
+
+PUBLIC_MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in (*_SPECS, *_I2V_SPECS)}

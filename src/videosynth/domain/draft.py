@@ -31,6 +31,8 @@ class Field(StrEnum):
     PROMPT = "prompt"
     NEGATIVE_PROMPT = "negative_prompt"
     AUDIO_URL = "audio_url"
+    FIRST_FRAME = "first_frame"  # the image an image-to-video model starts from
+    LAST_FRAME = "last_frame"  # the image a first-and-last-frame model ends on
     RESOLUTION = "resolution"
     RATIO = "ratio"
     SIZE = "size"
@@ -81,6 +83,8 @@ class GenerationDraft:
     prompt: object = UNSET
     negative_prompt: object = UNSET
     audio_url: object = UNSET
+    first_frame: object = UNSET
+    last_frame: object = UNSET
     size: SizeChoice = TierRatio()
     duration: object = UNSET
     seed: object = UNSET

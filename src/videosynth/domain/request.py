@@ -31,6 +31,10 @@ class GenerationRequest:
     prompt_extend: bool
     watermark: bool
     audio_url: str | None = None
+    # Image-to-video: the first (and last) frame's URL (http(s), data: or an oss:// upload). The worker decides
+    # width × height from the decoded image (domain.image_size); until then they are the tier's 16:9 size.
+    first_frame_url: str | None = None
+    last_frame_url: str | None = None
     prompt_truncated: bool = False
     negative_prompt_truncated: bool = False
     # The task this one remixes (OpenAI's remix): its parameters with a new prompt. None in rows written before.

@@ -2,7 +2,7 @@
 
 Every rejection names the field (the way the draft's dialect does) and what is allowed. Fields are checked in a
 fixed order, so a body with several faults always gets the same answer: model, layout, prompt, negative prompt,
-size, duration, seed, prompt_extend, watermark, audio_url.
+size, duration, seed, prompt_extend, watermark, audio_url, images (first frame, last frame).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from videosynth.domain.catalog import (
     PUBLIC_MODELS,
     SEED_MAX,
     WAN27_SIZES,
+    ImageInputs,
     ModelSpec,
     Protocol,
 )
@@ -39,9 +40,15 @@ def validate_draft(
     spec = _model_spec(draft.model, models, names)
     if draft.malformed is not None:
         raise draft.malformed
-    prompt, prompt_cut = _text(Field.PROMPT, draft.prompt, spec.prompt_limit, names, required=True)
+    # Upstream image-to-video takes no prompt at all (the image says what to animate); text-to-video needs one.
+    prompt, prompt_cut = _text(Field.PROMPT, draft.prompt, spec.prompt_limit, names, required=not spec.takes_images)
     negative, negative_cut = _text(Field.NEGATIVE_PROMPT, draft.negative_prompt, NEGATIVE_PROMPT_LIMIT, names)
-    width, height, tier, ratio = _size(draft.size, spec, defaults, names)
+    if spec.takes_images:
+        width, height, tier, ratio = _image_tier(draft.size, spec, defaults, names)
+    else:
+        width, height, tier, ratio = _size(draft.size, spec, defaults, names)
+    audio_url = _audio_url(draft.audio_url, names)
+    first, last = _images(draft, spec, names)
     return GenerationRequest(
         model=spec.name,
         prompt=prompt,
@@ -54,7 +61,9 @@ def validate_draft(
         seed=_seed(draft.seed, names),
         prompt_extend=_flag(Field.PROMPT_EXTEND, draft.prompt_extend, defaults.prompt_extend, names),
         watermark=_flag(Field.WATERMARK, draft.watermark, defaults.watermark, names),
-        audio_url=_audio_url(draft.audio_url, names),
+        audio_url=audio_url,
+        first_frame_url=first,
+        last_frame_url=last,
         prompt_truncated=prompt_cut,
         negative_prompt_truncated=negative_cut,
     )
@@ -102,12 +111,80 @@ def _text(field: Field, value: object, limit: int, names: Names, *, required: bo
     return value[:limit], len(value) > limit
 
 
+URL_SCHEMES = ("http://", "https://", "oss://")  # an input file's URL: on the web, or uploaded through the SDK
+
+
 def _audio_url(value: object, names: Names) -> str | None:
     if value is UNSET or value is None:
         return None
-    if not isinstance(value, str) or not value.lower().startswith(("http://", "https://")):
-        raise _invalid(names, Field.AUDIO_URL, f"must be an http(s) URL, got {describe(value)}.")
+    # oss://: a file the dashscope SDK uploaded (api-contract §1.3: "http(s), or oss://dashscope-instant/...").
+    if not isinstance(value, str) or not value.lower().startswith(URL_SCHEMES):
+        raise _invalid(names, Field.AUDIO_URL, f"must be an http(s) URL or an oss:// upload, got {describe(value)}.")
     return value
+
+
+# ---------------------------------------------------------------------------------------------------- images
+
+_DATA_IMAGE = "data:image/"
+
+
+def _images(draft: GenerationDraft, spec: ModelSpec, names: Names) -> tuple[str | None, str | None]:
+    """(first frame URL, last frame URL) as the model takes them: a text-to-video model takes neither, an
+    image-to-video one needs a first frame, and only a first-and-last-frame model takes a last one."""
+    given = [
+        f for f, v in ((Field.FIRST_FRAME, draft.first_frame), (Field.LAST_FRAME, draft.last_frame)) if _present(v)
+    ]
+    if not spec.takes_images and given:
+        rule = (
+            f"is not taken by model {spec.name}, a text-to-video model; use an image-to-video model (e.g. wan2.7-i2v)."
+        )
+        raise _invalid(names, given[0], rule)
+    if not spec.takes_images:
+        return None, None
+    if not _present(draft.first_frame):
+        raise _invalid(names, Field.FIRST_FRAME, f"is required for model {spec.name}, an image-to-video model.")
+    if spec.images is not ImageInputs.FIRST_LAST and _present(draft.last_frame):
+        raise _invalid(names, Field.LAST_FRAME, f"is not taken by model {spec.name} (first frame only).")
+    first = _image_url(Field.FIRST_FRAME, draft.first_frame, names)
+    last = _image_url(Field.LAST_FRAME, draft.last_frame, names) if _present(draft.last_frame) else None
+    return first, last
+
+
+def _present(value: object) -> bool:
+    return value is not UNSET and value is not None and value != ""
+
+
+def _image_url(field: Field, value: object, names: Names) -> str:
+    """What can be told without fetching: the scheme, and a data: URI's form (the bytes are checked on fetch)."""
+    if isinstance(value, str) and value.lower().startswith(URL_SCHEMES):
+        return value
+    if isinstance(value, str) and value[: len(_DATA_IMAGE)].lower() == _DATA_IMAGE:
+        header, comma, payload = value.partition(",")
+        if comma and payload and header.lower().endswith(";base64"):
+            return value
+        raise _invalid(names, field, "must be a data URI of the form data:image/<type>;base64,<data>.")
+    rule = "must be an http(s) URL, an oss:// upload or a data:image/…;base64 URI"
+    raise _invalid(names, field, f"{rule}, got {describe(value)}.")
+
+
+def _image_tier(
+    choice: SizeChoice, spec: ModelSpec, defaults: RequestDefaults, names: Names
+) -> tuple[int, int, str, str]:
+    """An image-to-video model reads the resolution tier only (its output follows the image's aspect ratio,
+    decided once the worker has the image): the tier, with its 16:9 size standing in until then. A dialect that
+    asks sizes as W×H (OpenAI's ``size``) gets the tier nearest that size."""
+    tier_value: object = UNSET
+    if isinstance(choice, SizeByModel):
+        tier_value = choice.tier_ratio.tier
+    elif isinstance(choice, TierRatio):
+        tier_value = choice.tier
+    elif (size := parse_size(choice.text, choice.separator)) is not None:
+        tier_value = _nearest_tier(size, spec.allowed_sizes())
+    by_tier = spec.sizes_by_tier()
+    default_tier, _, _ = _default_size(spec, defaults)
+    tier = _one_of(Field.RESOLUTION, tier_value, tuple(by_tier), default_tier, names)
+    width, height = by_tier[tier]["16:9"]
+    return width, height, tier, "16:9"
 
 
 def _seed(value: object, names: Names) -> int | None:

@@ -46,7 +46,10 @@ def detect_arch(checkpoint: str | Path) -> Arch | None:
     if not index_file.is_file():
         return None
     index = json.loads(index_file.read_text(encoding="utf-8"))
-    if index.get("transformer_2", [None])[0] is not None:
+    two_experts = index.get("transformer_2", [None])[0] is not None
+    if index.get("_class_name") == "WanImageToVideoPipeline" and not index.get("expand_timesteps"):
+        return "wan2.2-i2v-a14b" if two_experts else "wan2.1-i2v"
+    if two_experts:
         return "wan2.2-a14b"
     if index.get("expand_timesteps"):
         return "wan2.2-ti2v"

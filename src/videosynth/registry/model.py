@@ -11,10 +11,14 @@ from videosynth.domain.catalog import PUBLIC_MODELS, ServedLimit
 from videosynth.domain.errors import ModelNotFound
 from videosynth.domain.plan import longest_duration
 
-Arch = Literal["wan2.1", "wan2.2-ti2v", "wan2.2-a14b"]
+Arch = Literal["wan2.1", "wan2.2-ti2v", "wan2.2-a14b", "wan2.1-i2v", "wan2.2-i2v-a14b"]
 Memory = Literal["gpu", "model_offload", "sequential_offload"]
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 ARCHS: tuple[str, ...] = get_args(Arch)
+TWO_EXPERT_ARCHS: tuple[str, ...] = ("wan2.2-a14b", "wan2.2-i2v-a14b")  # `transformer` and `transformer_2`
+# Image-to-video checkpoints (WanImageToVideoPipeline): a first frame is required. Wan2.2-TI2V takes one or none.
+I2V_ARCHS: tuple[str, ...] = ("wan2.1-i2v", "wan2.2-i2v-a14b")
+IMAGE_ARCHS: tuple[str, ...] = (*I2V_ARCHS, "wan2.2-ti2v")
 MEMORY_MODES: tuple[str, ...] = get_args(Memory)
 DTYPES: tuple[str, ...] = get_args(Dtype)
 DEMO_PREFIX = "demo:"  # checkpoint "demo:<arch>": a tiny random-weight model built on first use
@@ -47,6 +51,9 @@ ARCH_DEFAULTS: dict[str, ArchDefaults] = {
     # t2v_A14B.sample_guide_scale = (3.0, 4.0) is (low noise, high noise); diffusers' guidance_scale drives
     # `transformer` (high noise), guidance_scale_2 drives `transformer_2` (low noise).
     "wan2.2-a14b": ArchDefaults(16, 40, 4.0, 3.0, 16, 4),
+    # i2v_14B (Wan2.1): 40 steps, guide 5.0; i2v_A14B (Wan2.2): 40 steps, guide (3.5, 3.5), boundary 0.900.
+    "wan2.1-i2v": ArchDefaults(16, 40, 5.0, None, 16, 4),
+    "wan2.2-i2v-a14b": ArchDefaults(16, 40, 3.5, 3.5, 16, 4),
 }
 
 

@@ -11,6 +11,7 @@ from videosynth.registry.model import (
     DEMO_PREFIX,
     DTYPES,
     MEMORY_MODES,
+    TWO_EXPERT_ARCHS,
     ArchDefaults,
     RegistryError,
     Size,
@@ -59,7 +60,7 @@ def parse_wan_entry(name: str, body: Mapping[str, Any], source: str) -> WanEntry
     values.setdefault("guidance_scale", base.guidance_scale)
     values.setdefault("spatial_multiple", base.spatial_multiple)
     values.setdefault("temporal_factor", base.temporal_factor)
-    if arch == "wan2.2-a14b":
+    if arch in TWO_EXPERT_ARCHS:
         values.setdefault("guidance_scale_2", base.guidance_scale_2)
     values["native_sizes"] = tuple(_size(s, source, f"{where} native_sizes") for s in values.get("native_sizes", ()))
     shifts = values.get("flow_shift_by_size", {})
@@ -84,8 +85,9 @@ def _value_problem(entry: WanEntry) -> str | None:
             return f"{key} must be ≥ 1, got {getattr(entry, key)}"
     if entry.guidance_scale < 0 or (entry.guidance_scale_2 or 0) < 0:
         return "guidance scales must be ≥ 0"
-    if entry.arch != "wan2.2-a14b" and (entry.guidance_scale_2 is not None or entry.boundary_ratio is not None):
-        return f"guidance_scale_2 and boundary_ratio need two experts (arch wan2.2-a14b), not {entry.arch}"
+    if entry.arch not in TWO_EXPERT_ARCHS and (entry.guidance_scale_2 is not None or entry.boundary_ratio is not None):
+        experts = " or ".join(TWO_EXPERT_ARCHS)
+        return f"guidance_scale_2 and boundary_ratio need two experts (arch {experts}), not {entry.arch}"
     if entry.boundary_ratio is not None and not 0 < entry.boundary_ratio <= 1:
         return f"boundary_ratio must be in (0, 1], got {entry.boundary_ratio}"
     shifts = [*entry.flow_shift_by_size.values(), *([] if entry.flow_shift is None else [entry.flow_shift])]

@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 
 from videosynth import compose
 from videosynth.backends.factories import build_backend
+from videosynth.media.image import ImageLimits
 from videosynth.media.provenance import SigningIdentity
 from videosynth.prompting.factory import build_extender, preload
 from videosynth.registry import registry_for_settings
@@ -40,6 +41,9 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         # Claim only what this model serves: with several entries, each GPU worker takes its own model's tasks.
         models=registry.public_names_for(entry.name),
         audio=AudioPolicy(settings.audio_max_bytes, settings.audio_timeout_s, settings.audio_allow_private),
+        images=ImageLimits(
+            settings.image_max_bytes, settings.image_timeout_s, settings.image_allow_private, settings.image_max_pixels
+        ),
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
         provenance=signing_identity(settings),

@@ -8,7 +8,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,19 @@ from videosynth.backends.base import (
     WorkCanceled,
 )
 from videosynth.domain.catalog import PUBLIC_MODELS, UsageStyle
-from videosynth.domain.errors import VideosynthError
+from videosynth.domain.errors import InvalidParameter, VideosynthError
+from videosynth.domain.image_size import image_output_size, nearest_ratio
 from videosynth.domain.plan import GenerationPlan, plan_generation
 from videosynth.domain.progress import Phase, denoising, entering
+from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
+from videosynth.media.fetch import InputField
+from videosynth.media.image import ImageLimits, InputImage, load_image
 from videosynth.media.probe import VideoInfo
 from videosynth.media.provenance import Claim, SigningIdentity, sign_mp4
 from videosynth.media.thumbnails import Images, images, images_of_mp4
+from videosynth.media.uploaded import copy_upload, is_upload
 from videosynth.prompting.base import ExtensionOutcome, PromptExtender
 from videosynth.storage.keys import Variant, blob_key, content_type, record_key
 from videosynth.storage.protocols import BlobStore
@@ -61,10 +66,23 @@ class WorkerConfig:
     poll_interval_s: float
     scratch_dir: Path
     audio: AudioPolicy = AudioPolicy()
+    images: ImageLimits = field(default_factory=ImageLimits)
     retention_s: float = 86_400.0
     retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
     provenance: SigningIdentity | None = None  # signs each mp4's C2PA manifest; None: stored unsigned
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A task's video, made and stored: its key, what the file holds, the request as made (an image decides an
+    i2v video's size), the backend's FinishedVideo when it made the mp4 whole, and the reproducibility record."""
+
+    key: str
+    info: VideoInfo
+    request: GenerationRequest
+    upstream: FinishedVideo | None
+    record: dict[str, Any]
 
 
 class Worker:
@@ -135,9 +153,7 @@ class Worker:
                 # time only real extensions: zeros would swamp the histogram
                 with self._metrics.timed("extend", model):
                     outcome = self._extender.extend(task.request.prompt)
-            key, info, upstream, record = self._render(
-                task, outcome.prompt if outcome else task.request.prompt, outcome, beat
-            )
+            made = self._render(task, outcome.prompt if outcome else task.request.prompt, outcome, beat)
         except GenerationAborted:
             if not beat.lost.is_set():
                 self._tasks.release(task.task_id, cfg.worker_id)
@@ -157,37 +173,36 @@ class Worker:
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
             return
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(task.request, spec.usage if spec else UsageStyle.WAN27, info.seconds)
-        if upstream is not None and upstream.usage:  # what the upstream reported wins: it made (and billed) it
-            usage = dict(upstream.usage)
+        usage = usage_for(made.request, spec.usage if spec else UsageStyle.WAN27, made.info.seconds)
+        if made.upstream is not None and made.upstream.usage:  # what the upstream reported wins: it made (billed) it
+            usage = dict(made.upstream.usage)
         won = self._tasks.finish_success(
             task.task_id,
             cfg.worker_id,
             _now_ms(),
-            key,
+            made.key,
             usage,
-            record["actual_prompt"],
+            made.record["actual_prompt"],
             _extension_record(outcome.to_dict()) if outcome else None,
-            record=record,
-            seed=upstream.seed if upstream is not None else None,
+            record=made.record,
+            seed=made.upstream.seed if made.upstream is not None else None,
         )
         self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(
-        self, task: Task, prompt: str, outcome: ExtensionOutcome | None, beat: Heartbeat
-    ) -> tuple[str, VideoInfo, FinishedVideo | None, dict[str, Any]]:
-        """The stored video's key and facts, the backend's FinishedVideo when it made the mp4 whole, and the
-        task's reproducibility record."""
+    def _render(self, task: Task, prompt: str, outcome: ExtensionOutcome | None, beat: Heartbeat) -> Rendered:
+        """Make, store and describe the task's video."""
         key = blob_key(task.task_id, Variant.VIDEO)
         with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
             scratch = Path(scratch_name)
             # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
+            first, last = self._images(task, scratch)
             audio = self._audio(task, scratch)
-            plan, model = self._plan(task), task.request.model
+            request = self._sized(task.request, first)
+            plan, model = self._plan(request), request.model
             beat.report(entering(Phase.DENOISING))
             context = self._context(task, beat, scratch)  # its step clock starts now
-            job = self._job(task, prompt, plan)
+            job = self._job(task, prompt, plan, first, last)
             with self._metrics.timed("generate", model):
                 output = self._backend.run(job, context)
             beat.report(entering(Phase.ENCODING))
@@ -204,13 +219,14 @@ class Worker:
             with self._metrics.timed("images", model):
                 self._store_images(task, video, scratch)
             upstream = output if isinstance(output, FinishedVideo) else None
+            made_as = replace(task, request=request)  # an image sized the video: the record says so
             record = reproducibility_record(
-                task, prompt, _actual_prompt(outcome, upstream), plan, video.info, self._backend.recipe(job)
+                made_as, prompt, _actual_prompt(outcome, upstream), plan, video.info, self._backend.recipe(job)
             )
             if upstream is not None and upstream.seed is not None:
                 record["seed"] = upstream.seed  # the upstream's seed made the video
             self._store_record(task, record, scratch)
-        return key, video.info, upstream, record
+        return Rendered(key, video.info, request, upstream, record)
 
     @staticmethod
     def _signed(task: Task, video: Video, dest: Path, identity: SigningIdentity) -> Video:
@@ -246,7 +262,9 @@ class Worker:
             log.exception("task images failed; the video is stored without them", extra={"task_id": task.task_id})
 
     @staticmethod
-    def _job(task: Task, prompt: str, plan: GenerationPlan) -> GenerationJob:
+    def _job(
+        task: Task, prompt: str, plan: GenerationPlan, first: InputImage | None, last: InputImage | None
+    ) -> GenerationJob:
         return GenerationJob(
             prompt=prompt,
             negative_prompt=task.request.negative_prompt,
@@ -254,7 +272,38 @@ class Worker:
             height=plan.gen_height,
             num_frames=plan.gen_frames,
             seed=task.seed,
+            image=first.pixels if first else None,
+            last_image=last.pixels if last else None,
         )
+
+    def _images(self, task: Task, scratch: Path) -> tuple[InputImage | None, InputImage | None]:
+        """The first and last frame of an image-to-video task, fetched and decoded."""
+        request, caps = task.request, self._backend.capabilities
+        if request.first_frame_url is None:
+            return None, None
+        if caps.forwards_request:
+            # The relay's upstream body carries no image yet: refuse rather than make a text-only video.
+            raise InvalidParameter(f"Model {request.model} is relayed here, and the relay does not forward images yet.")
+        if not caps.takes_images:
+            raise InvalidParameter(
+                f"Model {request.model} is served here by a text-to-video checkpoint, which takes no image; "
+                "the operator must route it to an image-to-video model (README: Image-to-video)."
+            )
+        first = self._image(request.first_frame_url, scratch / "first-frame", "first frame")
+        if request.last_frame_url is None:
+            return first, None
+        return first, self._image(request.last_frame_url, scratch / "last-frame", "last frame")
+
+    def _image(self, url: str, dest: Path, noun: str) -> InputImage:
+        return load_image(url, dest, self._config.images, InputField(f"the {noun} image URL", "image"), self._blobs)
+
+    def _sized(self, request: GenerationRequest, first: InputImage | None) -> GenerationRequest:
+        """An image-to-video request at its output size: the image's aspect ratio at the tier's pixel count."""
+        if first is None:
+            return request
+        multiple = self._backend.capabilities.spatial_multiple
+        width, height = image_output_size(first.width, first.height, request.width * request.height, multiple)
+        return replace(request, width=width, height=height, ratio=nearest_ratio(width, height))
 
     def _context(self, task: Task, beat: Heartbeat, scratch: Path) -> RunContext:
         def save_state(state: Mapping[str, Any]) -> None:
@@ -283,6 +332,10 @@ class Worker:
         if task.request.audio_url is None or self._backend.capabilities.forwards_request:
             return None  # a relay forwards audio_url: the upstream downloads it and muxes the soundtrack
         policy = self._config.audio
+        if is_upload(task.request.audio_url):  # the SDK's upload of a local file (driving_audio, audio_url)
+            field = InputField("audio_url", "audio file")
+            uploaded = copy_upload(task.request.audio_url, scratch / "audio", policy.max_bytes, field, self._blobs)
+            return decode_audio(uploaded)
         path = fetch_audio(
             task.request.audio_url,
             scratch / "audio",
@@ -292,9 +345,8 @@ class Worker:
         )
         return decode_audio(path)
 
-    def _plan(self, task: Task) -> GenerationPlan:
+    def _plan(self, request: GenerationRequest) -> GenerationPlan:
         caps = self._backend.capabilities
-        request = task.request
         return plan_generation(
             request.width,
             request.height,
