@@ -83,6 +83,6 @@ def dev_cert(directory: Annotated[Path, typer.Argument(help="Folder for chain.pe
     from videosynth.media.dev_certs import make_dev_chain
 
     chain = make_dev_chain(directory)
-    typer.echo(f"VIDEOSYNTH_C2PA_CERT_FILE={chain.cert_file}")
-    typer.echo(f"VIDEOSYNTH_C2PA_KEY_FILE={chain.key_file}")
+    typer.echo(f"VIDEOSYNTH_C2PA_CERT={chain.cert_file}")
+    typer.echo(f"VIDEOSYNTH_C2PA_KEY={chain.key_file}")
     typer.echo(f"# verify with: videosynth verify FILE --trust-anchors {chain.root_file}")

@@ -112,9 +112,9 @@ def _describe_extension(settings: Settings) -> str:
 
 def describe_provenance(settings: Settings) -> dict[str, Any]:
     """/readyz's word on provenance: whether videos are signed, and with which certificate file."""
-    if settings.c2pa_cert_file is None:
-        return {"ok": True, "signed": False, "reason": "no C2PA certificate configured (VIDEOSYNTH_C2PA_CERT_FILE)"}
-    return {"ok": True, "signed": True, "certificate": str(settings.c2pa_cert_file), "alg": settings.c2pa_alg}
+    if settings.c2pa_cert is None:
+        return {"ok": True, "signed": False, "reason": "no C2PA certificate configured (VIDEOSYNTH_C2PA_CERT)"}
+    return {"ok": True, "signed": True, "certificate": str(settings.c2pa_cert), "alg": settings.c2pa_alg}
 
 
 def cancel_forwarder(settings: Settings) -> CancelForwarder | None:

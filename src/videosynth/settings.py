@@ -84,10 +84,10 @@ class Settings(BaseSettings):
     )
 
     # C2PA provenance: every stored mp4 carries a signed manifest declaring it AI-generated (off without a cert).
-    c2pa_cert_file: Path | None = Field(
+    c2pa_cert: Path | None = Field(
         None, description="PEM certificate chain (signer first) that signs each mp4's C2PA manifest; none: unsigned."
     )
-    c2pa_key_file: Path | None = Field(None, description="PEM private key of c2pa_cert_file's signer.")
+    c2pa_key: Path | None = Field(None, description="PEM private key of c2pa_cert's signer.")
     c2pa_alg: Literal["es256", "es384", "es512", "ps256", "ps384", "ps512", "ed25519"] = Field(
         "es256", description="C2PA signature algorithm; must match the key's type."
     )
@@ -146,7 +146,7 @@ class Settings(BaseSettings):
         8, ge=1, description="Open event streams per API key and API process (over it: 429 Throttling)."
     )
 
-    @field_validator("data_dir", "results_dir", "prompt_blocklist", "c2pa_cert_file", "c2pa_key_file")
+    @field_validator("data_dir", "results_dir", "prompt_blocklist", "c2pa_cert", "c2pa_key")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Child processes (the embedded worker) must see the same folder whatever their cwd.
@@ -154,8 +154,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _c2pa_pair(self) -> Settings:
-        if (self.c2pa_cert_file is None) != (self.c2pa_key_file is None):
-            raise ValueError("set both VIDEOSYNTH_C2PA_CERT_FILE and VIDEOSYNTH_C2PA_KEY_FILE, or neither")
+        if (self.c2pa_cert is None) != (self.c2pa_key is None):
+            raise ValueError("set both VIDEOSYNTH_C2PA_CERT and VIDEOSYNTH_C2PA_KEY, or neither")
         return self
 
     @property

@@ -22,7 +22,7 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> DevChain:
 
 @pytest.fixture(scope="module")
 def signing_server(tmp_path_factory: pytest.TempPathFactory, chain: DevChain) -> Iterator[Server]:
-    env = {"VIDEOSYNTH_C2PA_CERT_FILE": str(chain.cert_file), "VIDEOSYNTH_C2PA_KEY_FILE": str(chain.key_file)}
+    env = {"VIDEOSYNTH_C2PA_CERT": str(chain.cert_file), "VIDEOSYNTH_C2PA_KEY": str(chain.key_file)}
     running = Server(tmp_path_factory.mktemp("signing"), env).start()
     yield running
     running.stop()

@@ -94,4 +94,4 @@ def test_readyz_reports_database_storage_and_extension(api_only: Server) -> None
     report = response.json()
     assert report["ready"] is True and report["database"]["ok"] and report["storage"]["ok"]
     assert report["prompt_extension"] == "prompt extension off"
-    assert report["provenance"]["signed"] is False and "VIDEOSYNTH_C2PA_CERT_FILE" in report["provenance"]["reason"]
+    assert report["provenance"]["signed"] is False and "VIDEOSYNTH_C2PA_CERT" in report["provenance"]["reason"]

@@ -130,13 +130,13 @@ def test_verify_command_reports_and_exits_by_the_verdict(signed: Path, chain: De
 def test_dev_cert_command_writes_a_chain_that_signs(tmp_path: Path) -> None:
     done = CliRunner().invoke(app, ["provenance", "dev-cert", str(tmp_path / "dev")])
     assert done.exit_code == 0, done.output
-    assert f"VIDEOSYNTH_C2PA_KEY_FILE={tmp_path / 'dev' / 'signer.key'}" in done.output
+    assert f"VIDEOSYNTH_C2PA_KEY={tmp_path / 'dev' / 'signer.key'}" in done.output
     assert (tmp_path / "dev" / "signer.key").stat().st_mode & 0o077 == 0
     SigningIdentity.from_files(tmp_path / "dev" / "chain.pem", tmp_path / "dev" / "signer.key")
 
 
 def test_settings_take_the_certificate_and_key_together(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="or neither"):
-        Settings(c2pa_cert_file=tmp_path / "chain.pem")
-    both = Settings(c2pa_cert_file=Path("chain.pem"), c2pa_key_file=Path("signer.key"))
-    assert both.c2pa_cert_file is not None and both.c2pa_cert_file.is_absolute()
+        Settings(c2pa_cert=tmp_path / "chain.pem")
+    both = Settings(c2pa_cert=Path("chain.pem"), c2pa_key=Path("signer.key"))
+    assert both.c2pa_cert is not None and both.c2pa_cert.is_absolute()

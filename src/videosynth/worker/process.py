@@ -59,11 +59,11 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
 
 def signing_identity(settings: Settings) -> SigningIdentity | None:
     """The C2PA signing identity, read and checked now; None (said in the log) when none is configured."""
-    if settings.c2pa_cert_file is None or settings.c2pa_key_file is None:
+    if settings.c2pa_cert is None or settings.c2pa_key is None:
         log.warning("no C2PA certificate configured: videos carry no provenance manifest (README: Provenance)")
         return None
     return SigningIdentity.from_files(
-        settings.c2pa_cert_file, settings.c2pa_key_file, settings.c2pa_alg, settings.c2pa_timestamp_url
+        settings.c2pa_cert, settings.c2pa_key, settings.c2pa_alg, settings.c2pa_timestamp_url
     )
 
 
