@@ -6,6 +6,7 @@ link expired, or the server failed), 2 usage or an invalid parameter, 3 authenti
 
 from __future__ import annotations
 
+import base64
 import sys
 import time
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from videosynth.client import (
     VideoOptions,
     VideosynthError,
 )
+from videosynth.client.records import RecordError, read_record, rerun_of
 
 EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_THROTTLED = 1, 2, 3, 4, 5
 
@@ -135,12 +137,50 @@ def _saved_line(path: Path, task: Task | None) -> str:
     return f"{path}: {path.stat().st_size} bytes{_video_facts(path)}{seed}"
 
 
+def _prompt_and_record(prompt: str | None, from_record: Path | None) -> tuple[str, dict[str, Any]]:
+    if from_record is None:
+        if prompt is None:
+            raise _fail("a prompt is required (or --from-record FILE)", EXIT_USAGE)
+        return prompt, {}
+    if prompt is not None:
+        raise _fail("give a prompt or --from-record, not both: the record holds its prompt", EXIT_USAGE)
+    try:
+        recorded_prompt, options = rerun_of(read_record(from_record))
+    except RecordError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    return recorded_prompt, dict(options)
+
+
+_IMAGE_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".png": "image/png",
+    ".webp": "image/webp",
+    ".bmp": "image/bmp",
+}
+
+
+def _image_url(value: str | None, flag: str) -> str | None:
+    """A URL as given; a local file as a data: URI (the server reads those as it reads a download)."""
+    if value is None or value.startswith(("http://", "https://", "data:", "oss://")):
+        return value
+    path = Path(value)
+    kind = _IMAGE_TYPES.get(path.suffix.lower())
+    if kind is None:
+        raise _fail(f"{flag} {value}: a JPEG, PNG, WebP or BMP file or an http(s) URL is needed", EXIT_USAGE)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise _fail(f"{flag} {value}: {exc.strerror}", EXIT_USAGE) from None
+    return f"data:{kind};base64,{base64.b64encode(data).decode()}"
+
+
 def generate(
-    prompt: Annotated[str, typer.Argument(help="What the video should show.")],
+    prompt: Annotated[str | None, typer.Argument(help="What the video should show (none with --from-record).")] = None,
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="The mp4 to write (default: TASK_ID.mp4).")
     ] = None,
-    model: Annotated[str, typer.Option(help="Model name.")] = "wan2.7-t2v",
+    model: Annotated[str | None, typer.Option(help="Model name (default: wan2.7-t2v).")] = None,
     resolution: Annotated[str | None, typer.Option(help="wan2.7: 720P or 1080P.")] = None,
     ratio: Annotated[str | None, typer.Option(help="wan2.7: 16:9, 9:16, 1:1, 4:3 or 3:4.")] = None,
     duration: Annotated[int | None, typer.Option(help="Seconds of video.")] = None,
@@ -150,6 +190,14 @@ def generate(
     watermark: Annotated[bool | None, typer.Option("--watermark/--no-watermark", help="Add the watermark.")] = None,
     no_prompt_extend: Annotated[bool, typer.Option("--no-prompt-extend", help="Use the prompt as written.")] = False,
     audio_url: Annotated[str | None, typer.Option(help="An audio track to use (wan2.7).")] = None,
+    image: Annotated[
+        str | None, typer.Option(help="Image-to-video: the first frame, a local file or an http(s)/data: URL.")
+    ] = None,
+    last_image: Annotated[str | None, typer.Option(help="First-and-last-frame models: the last frame.")] = None,
+    from_record: Annotated[
+        Path | None,
+        typer.Option(help="Make a task's video again from its reproducibility record (a .record.json or a query)."),
+    ] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="Print the task id and return at once.")] = False,
     timeout: Timeout = 1800.0,
     base_url: BaseUrl = None,
@@ -157,6 +205,7 @@ def generate(
     max_retries: MaxRetries = 4,
 ) -> None:
     """Make a video on a server: submit, follow its progress, download the mp4."""
+    prompt, recorded = _prompt_and_record(prompt, from_record)
     chosen: dict[str, Any] = {
         "model": model,
         "resolution": resolution,
@@ -168,8 +217,11 @@ def generate(
         "watermark": watermark,
         "prompt_extend": False if no_prompt_extend else None,
         "audio_url": audio_url,
+        "first_frame_url": _image_url(image, "--image"),
+        "last_frame_url": _image_url(last_image, "--last-image"),
     }
-    options = cast(VideoOptions, {name: value for name, value in chosen.items() if value is not None})
+    # What the command line names wins over the record (say, another --seed); the rest is the record's.
+    options = cast(VideoOptions, recorded | {name: value for name, value in chosen.items() if value is not None})
     with _reported(), _client(base_url, api_key, max_retries) as client:
         created = client.submit(prompt, **options)
         if no_wait:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,12 +14,21 @@ import numpy as np
 from tests.support.server import Server, submit, wait_final
 
 
-def _frames(url: str, path: Path) -> np.ndarray:
+def _decoded(path: Path) -> np.ndarray:
     import av
 
-    path.write_bytes(httpx.get(url, timeout=30).content)
     with av.open(str(path)) as container:
         return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video=0)])
+
+
+def _frames(url: str, path: Path) -> np.ndarray:
+    path.write_bytes(httpx.get(url, timeout=30).content)
+    return _decoded(path)
+
+
+def _generate(server: Server, key: str, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "videosynth", "generate", *args, "--base-url", server.base_url, "--api-key", key]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300, check=False)
 
 
 def _made(server: Server, key: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -47,21 +59,22 @@ def test_the_record_says_how_the_video_was_made_and_a_rerun_gives_the_same_frame
     assert {"videosynth", "diffusers", "torch", "transformers", "python"} <= set(backend["versions"])
     assert record["generation"]["frames"] >= record["output"]["frames"] == 32  # 2 s at 16 fps
 
-    params = record["parameters"]
-    rerun = {
-        "model": record["model"],
-        "input": {"prompt": record["model_prompt"], "negative_prompt": params["negative_prompt"]},
-        "parameters": {
-            "resolution": params["resolution"],
-            "ratio": params["ratio"],
-            "duration": params["duration"],
-            "watermark": params["watermark"],
-            "prompt_extend": False,
-            "seed": record["seed"],
-        },
-    }
-    second = _made(server, key, rerun)
-    assert second["reproducibility"]["backend"] == backend
+    # The rerun: `videosynth generate --from-record` with the sidecar stored next to the video.
+    sidecar = server.data_dir / "results" / f"{record['task_id']}.record.json"
+    assert json.loads(sidecar.read_text()) == record
+    assert record["create_body"]["parameters"]["prompt_extend"] is False
+    rerun = _generate(server, key, "--from-record", str(sidecar), "-o", str(tmp_path / "second.mp4"))
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"seed {record['seed']}" in rerun.stdout
     np.testing.assert_array_equal(
-        _frames(first["video_url"], tmp_path / "first.mp4"), _frames(second["video_url"], tmp_path / "second.mp4")
+        _frames(first["video_url"], tmp_path / "first.mp4"), _decoded(tmp_path / "second.mp4")
     )
+
+
+def test_a_file_that_is_no_record_is_a_usage_error(server: Server, key: str, tmp_path: Path) -> None:
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"output": {"task_id": "x"}}')
+    done = _generate(server, key, "--from-record", str(junk))
+    assert done.returncode == 2 and "is not a reproducibility record" in done.stderr
+    both = _generate(server, key, "a prompt", "--from-record", str(junk))
+    assert both.returncode == 2 and "not both" in both.stderr

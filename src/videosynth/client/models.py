@@ -22,6 +22,8 @@ class VideoOptions(TypedDict, total=False):
     watermark: bool
     prompt_extend: bool
     audio_url: str
+    first_frame_url: str  # image-to-video: an http(s) or data: URL of the first frame
+    last_frame_url: str  # first-and-last-frame models: the last frame
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class VideoRequest:
     watermark: bool | None = None
     prompt_extend: bool | None = None
     audio_url: str | None = None
+    first_frame_url: str | None = None
+    last_frame_url: str | None = None
 
 
 @dataclass(frozen=True)

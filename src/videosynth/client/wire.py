@@ -27,7 +27,7 @@ _PHASE_BY_STATUS = {"PENDING": "queued", "RUNNING": "running", "SUCCEEDED": "don
 
 def create_body(request: VideoRequest) -> dict[str, Any]:
     inputs: dict[str, Any] = {"prompt": request.prompt}
-    for name in ("negative_prompt", "audio_url"):
+    for name in ("negative_prompt", "audio_url", "first_frame_url", "last_frame_url"):
         if (value := getattr(request, name)) is not None:
             inputs[name] = value
     parameters = {

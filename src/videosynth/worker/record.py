@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from videosynth.domain.catalog import PUBLIC_MODELS, Protocol
 from videosynth.domain.plan import GenerationPlan
+from videosynth.domain.rerun import create_body
 from videosynth.domain.task import Task
 from videosynth.media.probe import VideoInfo
 
@@ -28,13 +30,16 @@ def reproducibility_record(
     plan: GenerationPlan,
     info: VideoInfo,
     recipe: Mapping[str, Any],
+    seed: int | None = None,
 ) -> dict[str, Any]:
+    """``seed``: the one the video was made with when not the task's (an upstream's)."""
     request = task.request
+    seed = task.seed if seed is None else seed
     return {
         "record_version": RECORD_VERSION,
         "task_id": task.task_id,
         "model": request.model,
-        "seed": task.seed,  # the one drawn when the request named none
+        "seed": seed,  # the one drawn when the request named none
         "parameters": {k: v for k, v in request.to_dict().items() if k not in _NOT_PARAMETERS},
         "orig_prompt": request.prompt,
         "actual_prompt": actual_prompt,
@@ -47,5 +52,12 @@ def reproducibility_record(
         },
         "output": {"width": info.width, "height": info.height, "frames": info.frames, "seconds": info.seconds},
         "backend": dict(recipe),
+        # What `videosynth generate --from-record` sends: the same video, without a second prompt rewrite.
+        "create_body": create_body(request, seed, _protocol(request.model), prompt=model_prompt, prompt_extend=False),
         "created": datetime.now(UTC).isoformat(timespec="milliseconds"),
     }
+
+
+def _protocol(model: str) -> Protocol:
+    spec = PUBLIC_MODELS.get(model)
+    return spec.protocol if spec else Protocol.WAN27

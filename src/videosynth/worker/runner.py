@@ -221,10 +221,14 @@ class Worker:
             upstream = output if isinstance(output, FinishedVideo) else None
             made_as = replace(task, request=request)  # an image sized the video: the record says so
             record = reproducibility_record(
-                made_as, prompt, _actual_prompt(outcome, upstream), plan, video.info, self._backend.recipe(job)
+                made_as,
+                prompt,
+                _actual_prompt(outcome, upstream),
+                plan,
+                video.info,
+                self._backend.recipe(job),
+                upstream.seed if upstream is not None else None,  # the upstream's seed made its video
             )
-            if upstream is not None and upstream.seed is not None:
-                record["seed"] = upstream.seed  # the upstream's seed made the video
             self._store_record(task, record, scratch)
         return Rendered(key, video.info, request, upstream, record)
 

@@ -20,6 +20,7 @@ from videosynth.api.dashscope_routes import DashScopeRoute
 from videosynth.api.deps import KeyDep, ServiceDep
 from videosynth.domain.catalog import NEGATIVE_PROMPT_LIMIT, SEED_MAX, ModelSpec, Protocol
 from videosynth.domain.request import RequestDefaults
+from videosynth.domain.rerun import create_body
 from videosynth.domain.task import Task, TaskStatus
 
 PREFIX = "/api/v1"
@@ -69,27 +70,14 @@ async def task_parameters(task_id: str, request: Request, service: ServiceDep, k
 def render_parameters(task: Task, models: Mapping[str, ModelSpec]) -> dict[str, Any]:
     """The task's create body (the seed it was made with included: sent again, it makes the same video)."""
     asked = task.request
-    parameters: dict[str, Any] = {
-        "duration": asked.duration,
-        "seed": task.seed,
-        "prompt_extend": asked.prompt_extend,
-        "watermark": asked.watermark,
-    }
     spec = models.get(asked.model)
-    if spec is None or spec.protocol is Protocol.WAN27:
-        parameters.update(resolution=asked.resolution, ratio=asked.ratio)
-    else:
-        parameters["size"] = f"{asked.width}*{asked.height}"
-    inputs = {"prompt": asked.prompt}
-    if asked.negative_prompt:
-        inputs["negative_prompt"] = asked.negative_prompt
     return {
         "task_id": task.task_id,
         "task_status": task.status.value,
         "progress": 100 if task.status is TaskStatus.SUCCEEDED else task.progress,
         "resolution": asked.resolution,
         "ratio": asked.ratio,
-        "body": {"model": asked.model, "input": inputs, "parameters": parameters},
+        "body": create_body(asked, task.seed, spec.protocol if spec else Protocol.WAN27),
     }
 
 
