@@ -21,7 +21,9 @@ from tests.support.server import Server
 
 EXAMPLES_PER_OPERATION = 12
 # No API key by design: probes and signed result links (their signature is the credential).
-PUBLIC_PATHS = {"/healthz", "/readyz", "/files/{key}"}
+# Key-free by design: probes, signed result links, the playground's page, and the SDK's upload form (authorised
+# by the signed policy it carries, as OSS's is).
+PUBLIC_PATHS = {"/healthz", "/readyz", "/files/{key}", "/api/v1/uploads/oss", "/wan/api/v1/uploads/oss"}
 DASHSCOPE_CREATE = {"model": "wan2.7-t2v", "input": {"prompt": "a lighthouse"}, "parameters": {"duration": 2}}
 VALID_CREATES = {
     "/api/v1/services/aigc/video-generation/video-synthesis": DASHSCOPE_CREATE,

@@ -20,7 +20,6 @@ from videosynth.store.queue import SqlTaskStore
 from videosynth.webhooks.deliverer import Deliverer, DeliveryPolicy
 from videosynth.webhooks.metrics import DeliveryMetrics
 
-NOW_S = time.time()
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 
@@ -48,12 +47,13 @@ def _render(task_id: str) -> Mapping[str, Any] | None:
     return {"task_id": task_id, "task_status": "CANCELED"}
 
 
-def _canceled_with_hook(task_store: SqlTaskStore, key_store: SqlKeyStore, url: str) -> str:
-    """An event of a task canceled at NOW (receivers check webhook-timestamp against their own clock)."""
+def _canceled_with_hook(task_store: SqlTaskStore, key_store: SqlKeyStore, url: str, now_s: float) -> str:
+    """An event of a task canceled at ``now_s``: the test's own start, not the module's import, since receivers
+    check webhook-timestamp against their own clock (5 minutes' tolerance) and a full suite runs longer."""
     key, _ = key_store.create("hooked", T0)
     task = make_task(key_id=key.key_id)
     task_store.create_many([NewTask(task, webhook_url=url)])
-    task_store.cancel(task.task_id, key.key_id, int(NOW_S * 1000))
+    task_store.cancel(task.task_id, key.key_id, int(now_s * 1000))
     return f"msg_{task.task_id}"
 
 
@@ -67,9 +67,10 @@ def _counts(registry: CollectorRegistry) -> dict[str, float]:
 def test_retries_with_backoff_until_the_receiver_answers(
     engine: Engine, task_store: SqlTaskStore, key_store: SqlKeyStore
 ) -> None:
+    now_s = time.time()
     port = free_port()
-    event_id = _canceled_with_hook(task_store, key_store, f"http://127.0.0.1:{port}/h")
-    outbox, clock, registry = SqlOutbox(engine), Clock(NOW_S), CollectorRegistry()
+    event_id = _canceled_with_hook(task_store, key_store, f"http://127.0.0.1:{port}/h", now_s)
+    outbox, clock, registry = SqlOutbox(engine), Clock(now_s), CollectorRegistry()
     deliverer = Deliverer(outbox, _render, _policy(), DeliveryMetrics(registry), clock)
     assert deliverer.deliver_due() == 1  # nobody listens: failed, retried in 5-10 s
     assert outbox.state_of(event_id) == PENDING
@@ -93,8 +94,9 @@ def test_retries_with_backoff_until_the_receiver_answers(
 def test_private_destinations_are_refused_unless_allowed(
     engine: Engine, task_store: SqlTaskStore, key_store: SqlKeyStore
 ) -> None:
+    now_s = time.time()
     port = free_port()
-    event_id = _canceled_with_hook(task_store, key_store, f"http://127.0.0.1:{port}/h")
+    event_id = _canceled_with_hook(task_store, key_store, f"http://127.0.0.1:{port}/h", now_s)
     registry = CollectorRegistry()
     deliverer = Deliverer(SqlOutbox(engine), _render, _policy(allow_private=False), DeliveryMetrics(registry))
     with webhook_receiver(port) as receiver:
@@ -107,9 +109,10 @@ def test_private_destinations_are_refused_unless_allowed(
 def test_an_event_older_than_max_age_is_dropped(
     engine: Engine, task_store: SqlTaskStore, key_store: SqlKeyStore
 ) -> None:
-    event_id = _canceled_with_hook(task_store, key_store, f"http://127.0.0.1:{free_port()}/h")
+    now_s = time.time()
+    event_id = _canceled_with_hook(task_store, key_store, f"http://127.0.0.1:{free_port()}/h", now_s)
     registry = CollectorRegistry()
-    late = Clock(NOW_S + 601)
+    late = Clock(now_s + 601)
     deliverer = Deliverer(SqlOutbox(engine), _render, _policy(), DeliveryMetrics(registry), late)
     assert deliverer.deliver_due() == 1
     assert SqlOutbox(engine).state_of(event_id) == DEAD
