@@ -89,8 +89,8 @@ def test_the_stream_follows_a_task_through_its_phases_and_ends_after_success(str
     assert any(item["phase"] in ("encoding", "uploading") for item in progress)
     # each event's body is the poll's (its own request_id; the signed link is signed anew)
     final, polled = dict(bodies[-1]), query(streaming.base_url, key, task_id)
-    final.pop("progress")
-    assert final.keys() == polled.keys()
+    assert final.keys() == polled.keys() == {"request_id", "output", "usage", "progress"}
+    assert final["progress"] == polled["progress"]  # a poll shows the same progress as the stream
     assert final["request_id"] != polled["request_id"]
     assert final["usage"] == polled["usage"]
     strip = {"video_url"}

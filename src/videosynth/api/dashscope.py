@@ -27,6 +27,7 @@ from videosynth.api.deps import (
 )
 from videosynth.api.fast_route import add_fast_route, openapi_inputs
 from videosynth.domain.errors import AccessDenied, InvalidParameter
+from videosynth.domain.progress import progress_view
 from videosynth.domain.task import Task, TaskStatus, format_time
 from videosynth.service import ListQuery, TaskService
 
@@ -99,11 +100,16 @@ async def query_task(request: Request) -> JSONResponse:
 
 
 def poll_body(request: Request, service: TaskService, task_id: str, task: Task | None) -> dict[str, Any]:
-    """The status poll's body (None: no such task for this key, UNKNOWN); the events stream sends it too."""
+    """The status poll's body (None: no such task for this key, UNKNOWN); the events stream sends it too.
+
+    Besides DashScope's fields it carries ``progress`` (an extension: phase, percent, step of steps, ETA), so a
+    client that polls sees the same honest progress as one that streams; DashScope's SDKs ignore it."""
     request_id = request_id_of(request)
     if task is None:
-        return {"request_id": request_id, "output": {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}}
-    return {"request_id": request_id, **render_task(task, result_url(service, task, request), _zone(request))}
+        output = {"task_id": task_id, "task_status": TaskStatus.UNKNOWN.value}
+        return {"request_id": request_id, "output": output, "progress": progress_view(None)}
+    rendered = render_task(task, result_url(service, task, request), _zone(request))
+    return {"request_id": request_id, **rendered, "progress": progress_view(task)}
 
 
 @router.post("/tasks/{task_id}/cancel")

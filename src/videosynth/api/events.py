@@ -131,7 +131,7 @@ async def task_events(
         raise
 
     def render(task: Task | None) -> bytes:
-        return _dumps({**poll_body(request, service, task_id, task), "progress": progress_view(task)}).encode()
+        return _dumps(poll_body(request, service, task_id, task)).encode()  # progress included
 
     async def read() -> Task | None:
         return await service.poll(authorization, task_id)
