@@ -29,11 +29,29 @@ NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is not installed (CI has it): the Vercel AI SDK needs it")
 
 
+def _install_pinned_packages() -> None:
+    """`npm ci` from the committed lock file when a fresh clone has none installed (.ci/run does it up front), so
+    the README's test command works as written."""
+    if (JS / "node_modules" / "@ai-sdk" / "alibaba").is_dir():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.fail("Node.js is here but npm is not: install npm, then `npm ci --prefix tests/js`")
+    done = subprocess.run(
+        [npm, "ci", "--prefix", str(JS), "--no-audit", "--no-fund", "--loglevel=error"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"`npm ci --prefix tests/js` failed: {done.stderr.strip()[-500:]}")
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """A server whose links name the deployment's hostname (localhost), not the address the client dialled."""
-    if not (JS / "node_modules" / "@ai-sdk" / "alibaba").is_dir():
-        pytest.fail("tests/js has no node_modules: run `npm ci --prefix tests/js` (.ci/run does)")
+    _install_pinned_packages()
     server = Server(tmp_path_factory.mktemp("vercel"))
     server.env = {"VIDEOSYNTH_PUBLIC_BASE_URL": f"http://localhost:{server.port}"}
     server.start()
