@@ -9,6 +9,7 @@ module costs nothing, so a process that never builds a generator never loads tor
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,7 @@ from videosynth.backends.base import (
     library_versions,
 )
 from videosynth.backends.checkpoint_hash import checkpoint_sha256
+from videosynth.backends.guidance import batched_guidance
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -135,15 +137,35 @@ class WanGenerator:
 
         pipe = self.pipeline_for(job)
         pipe.scheduler = self.scheduler_for(job.width, job.height)
-        with torch.inference_mode():
+        kwargs = self.pipeline_kwargs(job)
+        with torch.inference_mode(), ExitStack() as stack:
+            if kwargs["guidance_scale"] > 1:  # diffusers' own test for running the unconditional pass
+                cond, uncond = self._embed(pipe, kwargs)
+                stack.enter_context(batched_guidance(pipe, cond, uncond))
             output = pipe(
-                **self.pipeline_kwargs(job),
+                **kwargs,
                 # The initial noise is drawn on the CPU whatever the device, so one seed gives the same
                 # starting latents on CPU and on any GPU (CUDA's RNG produces a different stream).
                 generator=torch.Generator(device="cpu").manual_seed(job.seed),
                 callback_on_step_end=step_end,
             )
         return _to_uint8(output.frames[0])
+
+    @staticmethod
+    def _embed(pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """Encode both prompts as the pipeline would and hand it the embeddings instead (moved out of
+        ``kwargs``): batched guidance tells the two transformer calls apart by these very tensors."""
+        model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
+        cond, uncond = pipe.encode_prompt(
+            kwargs.pop("prompt"),
+            kwargs.pop("negative_prompt"),
+            do_classifier_free_guidance=True,
+            max_sequence_length=kwargs["max_sequence_length"],
+            device=pipe._execution_device,
+        )
+        cond, uncond = cond.to(model.dtype), uncond.to(model.dtype)
+        kwargs.update(prompt_embeds=cond, negative_prompt_embeds=uncond)
+        return cond, uncond
 
     def pipeline_kwargs(self, job: GenerationJob) -> dict[str, Any]:
         """The ``WanPipeline.__call__`` arguments for ``job`` from the entry's defaults (no torch objects)."""
