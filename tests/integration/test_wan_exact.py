@@ -74,3 +74,4 @@ def test_batched_guidance_gives_stocks_frames_in_one_forward_per_step(arch: str)
     max_diff, db = _compare(ours, stock)
     assert max_diff <= 2 and (db is None or db >= 45), (max_diff, db)  # None: identical frames
     assert "forward" not in vars(generator.pipe.transformer)  # the pairing is gone after the call
+    assert generator.attention.backend == "native" == generator.recipe(job)["attention"]  # the CPU's only kernel

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from videosynth.backends.attention import AttentionChoice, select_attention
 from videosynth.backends.base import (
     Capabilities,
     Frames,
@@ -61,6 +62,7 @@ class WanGenerator:
     # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
     _image_pipe: Any = field(default=None, repr=False)  # Wan2.2-TI2V's image-conditioned view of ``pipe``
+    attention: AttentionChoice = field(default_factory=lambda: AttentionChoice("native"))
 
     def __post_init__(self) -> None:
         self._schedulers.setdefault(None, self.pipe.scheduler)  # the checkpoint's own, as saved
@@ -94,7 +96,9 @@ class WanGenerator:
         fit_to_entry(pipe, entry)
         caps = capabilities(pipe, entry)
         place(pipe, device, entry)
-        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device)
+        models = [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
+        attention = select_attention(models, device, models[0].dtype)
+        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device, attention=attention)
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames:
         """The Backend seam: a local model makes frames; the worker fits, marks and encodes them."""
@@ -120,6 +124,7 @@ class WanGenerator:
             "max_sequence_length": kwargs["max_sequence_length"],
             "dtype": str(pipe.transformer.dtype).removeprefix("torch."),
             "device": self.device,
+            "attention": self.attention.backend,
             "torch_threads": torch.get_num_threads(),
             "noise": "torch.Generator('cpu').manual_seed(seed)",
             "versions": library_versions("diffusers", "transformers", "torch"),
