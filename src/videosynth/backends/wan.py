@@ -9,8 +9,11 @@ module costs nothing, so a process that never builds a generator never loads tor
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Sequence
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -27,7 +30,9 @@ from videosynth.backends.base import (
     library_versions,
 )
 from videosynth.backends.checkpoint_hash import checkpoint_sha256
+from videosynth.backends.compiled import compile_blocks
 from videosynth.backends.guidance import batched_guidance
+from videosynth.backends.step_cache import enable_first_block_cache
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -36,12 +41,17 @@ from videosynth.backends.wan_pipeline import (
     resolve_device,
     resolve_dtype,
     scheduler_with_shift,
+    transformers,
 )
 from videosynth.domain.errors import InvalidParameter
+from videosynth.domain.plan import frames_for
 from videosynth.registry import I2V_ARCHS, WanEntry, demo_arch, registry_for_settings, wan_entry
 from videosynth.settings import Settings
 
 __all__ = ["UnsupportedJob", "WanGenerator", "resolve_device", "resolve_dtype"]
+
+log = logging.getLogger(__name__)
+DEFAULT_SECONDS = 5  # the API's default duration: the clip length a warm-up compiles for
 
 
 class UnsupportedJob(InvalidParameter, ValueError):
@@ -63,6 +73,7 @@ class WanGenerator:
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
     _image_pipe: Any = field(default=None, repr=False)  # Wan2.2-TI2V's image-conditioned view of ``pipe``
     attention: AttentionChoice = field(default_factory=lambda: AttentionChoice("native"))
+    warmup_s: float | None = None  # compile = true: the warm-up's seconds at load
 
     def __post_init__(self) -> None:
         self._schedulers.setdefault(None, self.pipe.scheduler)  # the checkpoint's own, as saved
@@ -88,6 +99,8 @@ class WanGenerator:
         generator = cls.from_pipeline(pipe, entry, settings, device)
         generator.checkpoint = checkpoint
         generator.checkpoint_sha256 = checkpoint_sha256(checkpoint, settings.data_dir / "cache" / "checkpoints")
+        if entry.compile:
+            generator.warm_up()
         return generator
 
     @classmethod
@@ -96,9 +109,26 @@ class WanGenerator:
         fit_to_entry(pipe, entry)
         caps = capabilities(pipe, entry)
         place(pipe, device, entry)
-        models = [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
+        models = transformers(pipe)
         attention = select_attention(models, device, models[0].dtype)
+        if entry.fast_cache_threshold is not None:
+            enable_first_block_cache(models, entry.fast_cache_threshold)
+        if entry.compile:
+            compile_blocks(models)
         return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device, attention=attention)
+
+    def warm_up(self, buckets: Sequence[tuple[int, int, int]] | None = None) -> float:
+        """One denoising step per (width, height, frames) bucket (default: each native size at the default
+        clip length), so a compiled transformer has its graphs before the first task; returns the seconds."""
+        start = time.perf_counter()
+        fit = replace(self.entry, steps=1)
+        frames = frames_for(self.entry.fps * DEFAULT_SECONDS, self.entry.temporal_factor)
+        for width, height, count in buckets or [(w, h, frames) for w, h in self.entry.native_sizes]:
+            job = GenerationJob("warm-up", "", width, height, count, seed=0)
+            replace(self, entry=fit).generate(job, lambda _step, _total: None)
+        self.warmup_s = time.perf_counter() - start
+        log.info("warmed up in %.1f s", self.warmup_s, extra={"model": self.entry.name})
+        return self.warmup_s
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames:
         """The Backend seam: a local model makes frames; the worker fits, marks and encodes them."""
@@ -125,6 +155,8 @@ class WanGenerator:
             "dtype": str(pipe.transformer.dtype).removeprefix("torch."),
             "device": self.device,
             "attention": self.attention.backend,
+            "fast_cache_threshold": entry.fast_cache_threshold,  # None: the exact path
+            "compiled": entry.compile,
             "torch_threads": torch.get_num_threads(),
             "noise": "torch.Generator('cpu').manual_seed(seed)",
             "versions": library_versions("diffusers", "transformers", "torch"),
@@ -160,7 +192,7 @@ class WanGenerator:
     def _embed(pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
         """Encode both prompts as the pipeline would and hand it the embeddings instead (moved out of
         ``kwargs``): batched guidance tells the two transformer calls apart by these very tensors."""
-        model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2
+        model = transformers(pipe)[0]
         cond, uncond = pipe.encode_prompt(
             kwargs.pop("prompt"),
             kwargs.pop("negative_prompt"),

@@ -39,7 +39,11 @@ WAN_KEYS: Mapping[str, type] = {
     "memory": str,
     "vae_tiling": bool,
     "dtype": str,
+    "fast_cache_threshold": float,
+    "compile": bool,
 }
+# Above this the first-block cache skips so many steps that frames drift visibly (bench/quality.py's gate).
+MAX_FAST_CACHE_THRESHOLD = 0.1
 
 
 def parse_wan_entry(name: str, body: Mapping[str, Any], source: str) -> WanEntry:
@@ -95,6 +99,9 @@ def _value_problem(entry: WanEntry) -> str | None:
         return "flow shifts must be > 0"
     if entry.memory not in MEMORY_MODES:
         return f"memory must be one of {', '.join(MEMORY_MODES)}, got {entry.memory!r}"
+    threshold = entry.fast_cache_threshold
+    if threshold is not None and not 0 < threshold <= MAX_FAST_CACHE_THRESHOLD:
+        return f"fast_cache_threshold must be in (0, {MAX_FAST_CACHE_THRESHOLD:g}] (not offered above), got {threshold}"
     if entry.dtype not in DTYPES:
         return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
     return None
