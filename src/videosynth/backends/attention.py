@@ -11,7 +11,8 @@ inside functions only.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,18 @@ def select_attention(models: Sequence[Any], device: str, dtype: Any) -> Attentio
             model.set_attention_backend(choice.backend)
     log.info("attention backend %s", choice.describe())
     return choice
+
+
+@contextmanager
+def attention_backend(models: Sequence[Any], name: str, restore: str) -> Iterator[None]:
+    """``name`` on ``models`` for the block, ``restore`` after (the benchmark's stock run uses native SDPA)."""
+    for model in models:
+        model.set_attention_backend(name)
+    try:
+        yield
+    finally:
+        for model in models:
+            model.set_attention_backend(restore)
 
 
 def kernel_problem(name: str, device: str, dtype: Any, seed: int = 0) -> str | None:

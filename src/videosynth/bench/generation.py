@@ -26,6 +26,7 @@ import numpy.typing as npt
 from videosynth.backends.archs import FULL, TINY, ArchSpec
 from videosynth.backends.base import GenerationJob
 from videosynth.backends.flops import transformer_flops
+from videosynth.bench.quality import passes_fast_gate, psnr_db, ssim
 from videosynth.bench.report import BenchResult, FlopCheck, RunRow, psnr, to_json, to_markdown
 from videosynth.registry import WanEntry, load_registry, wan_entry
 from videosynth.settings import Settings
@@ -134,8 +135,11 @@ def _bench_model(
 ) -> list[RunRow]:
     import torch
 
+    from videosynth.backends.attention import NATIVE, attention_backend
+    from videosynth.backends.step_cache import DEFAULT_THRESHOLD, first_block_cache
     from videosynth.backends.tiny import random_pipeline
     from videosynth.backends.wan import WanGenerator
+    from videosynth.backends.wan_pipeline import transformers
 
     width, height, frames = shape
     pipe = random_pipeline(spec, seed=0, device=device, dtype=dtype)
@@ -158,13 +162,42 @@ def _bench_model(
     def ours(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
         return generator.generate(job, lambda _step, _total: on_step())
 
-    # Warm-up (kernel selection, allocator growth) with one step, so neither measured run pays for it.
+    models = transformers(pipe)
+    threshold = entry.fast_cache_threshold or DEFAULT_THRESHOLD
+
+    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
+        with first_block_cache(models, threshold):
+            return ours(on_step)
+
+    chosen = generator.attention.backend
+
+    def stock_native(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
+        with attention_backend(models, NATIVE, restore=chosen):  # diffusers' default, whatever ours chose
+            return stock(on_step)
+
+    # Warm-up (kernel selection, allocator growth) with one step of each path, so no measured run pays for it.
     with torch.inference_mode():
         pipe(**{**stock_kwargs, "num_inference_steps": 1}, generator=_cpu_generator(seed))
+    replace(generator, entry=replace(entry, steps=1)).generate(job, lambda _step, _total: None)
     case = _Case(entry, width, height, frames, _flops_per_step(entry, spec, pipe, shape), _peak_tflops(device, dtype))
-    stock_row, stock_frames = _measure("diffusers", stock, pipe, device, case, None)
-    ours_row, _ = _measure("videosynth", ours, pipe, device, case, (stock_row, stock_frames))
-    return [stock_row, ours_row]
+    stock_row, stock_frames = _measure("diffusers", stock_native, pipe, device, case, None)
+    ours_row, ours_frames = _measure(
+        "videosynth", ours, pipe, device, case, _Reference("stock", stock_row, stock_frames)
+    )
+    ours_row = replace(ours_row, attention=chosen)
+    exact = _Reference("exact", ours_row, ours_frames)
+    fast_row, fast_frames = _measure("videosynth fast", fast, pipe, device, case, exact)
+    offered = passes_fast_gate(psnr_db(fast_frames, ours_frames), fast_row.ssim or 1.0)
+    return [stock_row, ours_row, replace(fast_row, attention=chosen, offered=offered)]
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The run a row is compared with: its name in the table, its row and its frames."""
+
+    name: str
+    row: RunRow
+    frames: npt.NDArray[np.uint8]
 
 
 def _measure(
@@ -173,7 +206,7 @@ def _measure(
     pipe: Any,
     device: str,
     case: _Case,
-    stock: tuple[RunRow, npt.NDArray[np.uint8]] | None,
+    reference: _Reference | None,
 ) -> tuple[RunRow, npt.NDArray[np.uint8]]:
     from videosynth.bench.probe import Probe, peak_memory, reset_peak_memory
 
@@ -185,10 +218,11 @@ def _measure(
     peak_bytes, peak_kind = peak_memory(device)
     step_s = statistics.median(probe.step_seconds())
     tflops = case.flops_per_step / step_s / 1e12
-    diff = mse = None
-    if stock is not None:
-        delta = np.abs(frames.astype(np.int16) - stock[1].astype(np.int16))
+    diff = mse = structural = None
+    if reference is not None:
+        delta = np.abs(frames.astype(np.int16) - reference.frames.astype(np.int16))
         diff, mse = int(delta.max()), float((delta.astype(np.float64) ** 2).mean())
+        structural = ssim(frames, reference.frames)
     row = RunRow(
         model=case.entry.name,
         runner=runner,
@@ -204,9 +238,11 @@ def _measure(
         peak_kind=peak_kind,
         tflops=tflops,
         peak_fraction=tflops / case.peak_tflops if case.peak_tflops else None,
-        speedup=stock[0].end_to_end_s / seconds if stock else 1.0,
+        speedup=reference.row.end_to_end_s / seconds if reference else 1.0,
         max_abs_diff=diff,
         psnr_db=psnr(mse) if mse is not None else None,
+        ssim=structural,
+        reference=reference.name if reference else None,
     )
     return row, frames
 
