@@ -56,12 +56,15 @@ def choose(names: Sequence[str], problem: Callable[[str], str | None]) -> Attent
     return AttentionChoice(NATIVE, rejected)
 
 
-def select_attention(models: Sequence[Any], device: str, dtype: Any) -> AttentionChoice:
-    """Check the candidates for ``device`` and set the winner on every transformer in ``models``."""
+def select_attention(
+    models: Sequence[Any], device: str, dtype: Any, allowed: Sequence[str] | None = None
+) -> AttentionChoice:
+    """Check the candidates for ``device`` (those in ``allowed``, when given) and set the winner on ``models``."""
     import torch
 
     capability = torch.cuda.get_device_capability(torch.device(device)) if device.startswith("cuda") else None
-    choice = choose(candidates(device, capability), lambda name: kernel_problem(name, device, dtype))
+    names = [name for name in candidates(device, capability) if allowed is None or name in allowed]
+    choice = choose(names, lambda name: kernel_problem(name, device, dtype))
     if choice.backend != NATIVE:
         for model in models:
             model.set_attention_backend(choice.backend)

@@ -32,6 +32,7 @@ from videosynth.backends.base import (
 from videosynth.backends.checkpoint_hash import checkpoint_sha256
 from videosynth.backends.compiled import compile_blocks
 from videosynth.backends.guidance import batched_guidance
+from videosynth.backends.parallel import PARALLEL_SAFE, enable_context_parallel
 from videosynth.backends.step_cache import enable_first_block_cache
 from videosynth.backends.wan_pipeline import (
     capabilities,
@@ -110,7 +111,10 @@ class WanGenerator:
         caps = capabilities(pipe, entry)
         place(pipe, device, entry)
         models = transformers(pipe)
-        attention = select_attention(models, device, models[0].dtype)
+        parallel = entry.ulysses_degree > 1
+        attention = select_attention(models, device, models[0].dtype, PARALLEL_SAFE if parallel else None)
+        if parallel:
+            enable_context_parallel(models, entry.ulysses_degree)
         if entry.fast_cache_threshold is not None:
             enable_first_block_cache(models, entry.fast_cache_threshold)
         if entry.compile:
@@ -157,6 +161,7 @@ class WanGenerator:
             "attention": self.attention.backend,
             "fast_cache_threshold": entry.fast_cache_threshold,  # None: the exact path
             "compiled": entry.compile,
+            "ulysses_degree": entry.ulysses_degree,
             "torch_threads": torch.get_num_threads(),
             "noise": "torch.Generator('cpu').manual_seed(seed)",
             "versions": library_versions("diffusers", "transformers", "torch"),

@@ -108,6 +108,7 @@ class WanEntry:
     # Generation speed (issue 14): the fast mode's first-block cache threshold (None: exact) and torch.compile.
     fast_cache_threshold: float | None = None
     compile: bool = False
+    ulysses_degree: int = 1  # >1: split each video across this many GPUs (one torch.distributed rank each)
     description: str = ""
 
     @property

@@ -41,6 +41,7 @@ WAN_KEYS: Mapping[str, type] = {
     "dtype": str,
     "fast_cache_threshold": float,
     "compile": bool,
+    "ulysses_degree": int,
 }
 # Above this the first-block cache skips so many steps that frames drift visibly (bench/quality.py's gate).
 MAX_FAST_CACHE_THRESHOLD = 0.1
@@ -84,7 +85,7 @@ def _check_entry(entry: WanEntry, base: ArchDefaults, source: str, where: str) -
 
 
 def _value_problem(entry: WanEntry) -> str | None:
-    for key in ("fps", "steps", "max_sequence_length"):
+    for key in ("fps", "steps", "max_sequence_length", "ulysses_degree"):
         if getattr(entry, key) < 1:
             return f"{key} must be ≥ 1, got {getattr(entry, key)}"
     if entry.guidance_scale < 0 or (entry.guidance_scale_2 or 0) < 0:
