@@ -59,6 +59,9 @@ def test_the_registry_refuses_a_fast_threshold_beyond_the_gate() -> None:
     assert wan_entry(parse_registry(body(0.05), "r.toml").models["m"]).fast_cache_threshold == 0.05
     with pytest.raises(RegistryError, match=r"fast_cache_threshold must be in \(0, 0.1\]"):
         parse_registry(body(0.5), "r.toml")
+    both = {"models": {"m": {"checkpoint": "demo:wan2.1", "fast_cache_threshold": 0.05, "compile": True}}}
+    with pytest.raises(RegistryError, match="fast_cache_threshold and compile do not combine"):
+        parse_registry(both, "r.toml")
 
 
 def test_compiled_transformer_gives_the_eager_frames() -> None:

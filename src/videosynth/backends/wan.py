@@ -128,7 +128,9 @@ class WanGenerator:
         fit = replace(self.entry, steps=1)
         frames = frames_for(self.entry.fps * DEFAULT_SECONDS, self.entry.temporal_factor)
         for width, height, count in buckets or [(w, h, frames) for w, h in self.entry.native_sizes]:
-            job = GenerationJob("warm-up", "", width, height, count, seed=0)
+            # An image-to-video model needs a first frame: a flat grey one has the shapes of any other.
+            image = np.full((height, width, 3), 128, np.uint8) if self.entry.arch in I2V_ARCHS else None
+            job = GenerationJob("warm-up", "", width, height, count, seed=0, image=image)
             replace(self, entry=fit).generate(job, lambda _step, _total: None)
         self.warmup_s = time.perf_counter() - start
         log.info("warmed up in %.1f s", self.warmup_s, extra={"model": self.entry.name})

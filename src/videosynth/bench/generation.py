@@ -61,6 +61,7 @@ class BenchOptions:
     seed: int = 0
     threads: int | None = None
     json_path: str | None = None  # "-" for stdout
+    compile: bool = False  # torch.compile our runs (regional, after the stock run; warm-up time in the notes)
 
 
 def run(options: BenchOptions, command: str) -> BenchResult:
@@ -85,7 +86,9 @@ def run(options: BenchOptions, command: str) -> BenchResult:
         if reason:
             result.skipped.append({"model": name, "reason": reason})
             continue
-        result.rows += _bench_model(entry, spec, shape, device, dtype, options.seed)
+        rows, notes = _bench_model(entry, spec, shape, device, dtype, options.seed, options.compile)
+        result.rows += rows
+        result.notes += notes
         gc.collect()
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
@@ -131,12 +134,12 @@ class _Case:
 
 
 def _bench_model(
-    entry: WanEntry, spec: ArchSpec, shape: tuple[int, int, int], device: str, dtype: Any, seed: int
-) -> list[RunRow]:
+    entry: WanEntry, spec: ArchSpec, shape: tuple[int, int, int], device: str, dtype: Any, seed: int, compiled: bool
+) -> tuple[list[RunRow], list[str]]:
     import torch
 
     from videosynth.backends.attention import NATIVE, attention_backend
-    from videosynth.backends.step_cache import DEFAULT_THRESHOLD, first_block_cache
+    from videosynth.backends.compiled import compile_blocks
     from videosynth.backends.tiny import random_pipeline
     from videosynth.backends.wan import WanGenerator
     from videosynth.backends.wan_pipeline import transformers
@@ -163,12 +166,6 @@ def _bench_model(
         return generator.generate(job, lambda _step, _total: on_step())
 
     models = transformers(pipe)
-    threshold = entry.fast_cache_threshold or DEFAULT_THRESHOLD
-
-    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
-        with first_block_cache(models, threshold):
-            return ours(on_step)
-
     chosen = generator.attention.backend
 
     def stock_native(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
@@ -176,19 +173,47 @@ def _bench_model(
             return stock(on_step)
 
     # Warm-up (kernel selection, allocator growth) with one step of each path, so no measured run pays for it.
+    # Stock's comes first: ours may be compiled, and only after stock ran (they share the transformer modules).
     with torch.inference_mode():
         pipe(**{**stock_kwargs, "num_inference_steps": 1}, generator=_cpu_generator(seed))
-    replace(generator, entry=replace(entry, steps=1)).generate(job, lambda _step, _total: None)
     case = _Case(entry, width, height, frames, _flops_per_step(entry, spec, pipe, shape), _peak_tflops(device, dtype))
     stock_row, stock_frames = _measure("diffusers", stock_native, pipe, device, case, None)
+    notes = []
+    if compiled:
+        compile_blocks(models)
+        notes.append(f"{entry.name}: transformer compiled, warm-up {generator.warm_up([shape]):.1f} s")
+    else:
+        generator.warm_up([shape])
     ours_row, ours_frames = _measure(
         "videosynth", ours, pipe, device, case, _Reference("stock", stock_row, stock_frames)
     )
     ours_row = replace(ours_row, attention=chosen)
-    exact = _Reference("exact", ours_row, ours_frames)
-    fast_row, fast_frames = _measure("videosynth fast", fast, pipe, device, case, exact)
-    offered = passes_fast_gate(psnr_db(fast_frames, ours_frames), fast_row.ssim or 1.0)
-    return [stock_row, ours_row, replace(fast_row, attention=chosen, offered=offered)]
+    if compiled:  # the cache's per-step decision is a graph break inside the compiled blocks
+        return [stock_row, ours_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
+    fast_row = _fast_row(ours, models, pipe, device, case, _Reference("exact", ours_row, ours_frames))
+    return [stock_row, ours_row, fast_row], notes
+
+
+def _fast_row(
+    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
+    models: list[Any],
+    pipe: Any,
+    device: str,
+    case: _Case,
+    exact: _Reference,
+) -> RunRow:
+    """Our run with the first-block cache on: speed-up and quality against the exact run, offered or not."""
+    from videosynth.backends.step_cache import DEFAULT_THRESHOLD, first_block_cache
+
+    threshold = case.entry.fast_cache_threshold or DEFAULT_THRESHOLD
+
+    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
+        with first_block_cache(models, threshold):
+            return ours(on_step)
+
+    row, frames = _measure("videosynth fast", fast, pipe, device, case, exact)
+    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
+    return replace(row, attention=exact.row.attention, offered=offered)
 
 
 @dataclass(frozen=True)
@@ -334,13 +359,14 @@ def parse_args(argv: Sequence[str], prog: str = "python bench/generation.py") ->
     parser.add_argument("--tiny", action="store_true", help="toy architectures at 64x64x9 on the CPU (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--compile", action="store_true", help="torch.compile videosynth's runs (warm-up reported)")
     parser.add_argument("--json", dest="json_path", default=None, help="write JSON here ('-': print it)")
     args = parser.parse_args(list(argv))
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     if unknown := [m for m in models if m not in FULL]:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(FULL)}")
     device = "cpu" if args.tiny and args.device == "auto" else args.device
-    return BenchOptions(models, args.steps, device, args.tiny, args.seed, args.threads, args.json_path)
+    return BenchOptions(models, args.steps, device, args.tiny, args.seed, args.threads, args.json_path, args.compile)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python bench/generation.py") -> int:

@@ -56,6 +56,7 @@ class BenchResult:
     flop_checks: list[FlopCheck]
     rows: list[RunRow] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. each model's compile warm-up time
 
 
 COLUMNS = (
@@ -95,6 +96,7 @@ def to_markdown(result: BenchResult) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in result.rows]
+    lines += [f"\n{note}" for note in result.notes]
     for skip in result.skipped:
         lines.append(f"\nSkipped {skip['model']}: {skip['reason']}")
     peak_note = {row.peak_kind for row in result.rows}

@@ -103,6 +103,9 @@ def _value_problem(entry: WanEntry) -> str | None:
     threshold = entry.fast_cache_threshold
     if threshold is not None and not 0 < threshold <= MAX_FAST_CACHE_THRESHOLD:
         return f"fast_cache_threshold must be in (0, {MAX_FAST_CACHE_THRESHOLD:g}] (not offered above), got {threshold}"
+    if threshold is not None and entry.compile:
+        # The cache decides per step in Python (a graph break inside the compiled blocks).
+        return "fast_cache_threshold and compile do not combine; choose one"
     if entry.dtype not in DTYPES:
         return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
     return None
