@@ -39,7 +39,7 @@ def _generator(arch: str) -> WanGenerator:
 def _stock(generator: WanGenerator, job: GenerationJob) -> npt.NDArray[np.uint8]:
     import torch
 
-    pipe = generator.pipe
+    pipe = generator.pipeline_for(job)
     pipe.scheduler = generator.scheduler_for(job.width, job.height)
     with torch.inference_mode():
         out = pipe(**generator.pipeline_kwargs(job), generator=torch.Generator("cpu").manual_seed(job.seed))
@@ -52,10 +52,13 @@ def _compare(ours: npt.NDArray[np.uint8], stock: npt.NDArray[np.uint8]) -> tuple
     return int(delta.max()), psnr(float((delta.astype(np.float64) ** 2).mean()))
 
 
-@pytest.mark.parametrize("arch", sorted(MODELS))
-def test_batched_guidance_gives_stocks_frames_in_one_forward_per_step(arch: str) -> None:
+CASES = [(arch, TINY[arch].i2v) for arch in sorted(MODELS)] + [("wan2.2-ti2v", True)]  # TI2V: with or without
+
+
+@pytest.mark.parametrize(("arch", "with_image"), CASES)
+def test_batched_guidance_gives_stocks_frames_in_one_forward_per_step(arch: str, with_image: bool) -> None:
     generator = _generator(arch)
-    image = GRADIENT if TINY[arch].i2v else None
+    image = GRADIENT if with_image else None
     job = GenerationJob("a red fox in snow", "blurry", 64, 64, 9, seed=3, image=image)
     calls: list[int] = []
     models = [m for m in (generator.pipe.transformer, getattr(generator.pipe, "transformer_2", None)) if m]
