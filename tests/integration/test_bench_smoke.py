@@ -10,6 +10,8 @@ import pytest
 from videosynth.bench.generation import DEFAULT_MODELS, main
 from videosynth.bench.report import COLUMNS
 
+RUNNERS = ("diffusers", "videosynth", "videosynth fast")
+
 
 def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "bench.json"
@@ -21,13 +23,14 @@ def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pyte
     assert "Reproduce: `python bench/generation.py --tiny --threads 1 --json " in text
     table = [line for line in text.splitlines() if line.startswith("| wan")]
     assert [line.split(" | ")[:2] for line in table] == [
-        [f"| {model}", runner] for model in DEFAULT_MODELS for runner in ("diffusers", "videosynth")
+        [f"| {model}", runner] for model in DEFAULT_MODELS for runner in RUNNERS
     ]
     assert all(len(line.split(" | ")) == len(COLUMNS) for line in table)
+    assert "Fast mode rows compare with the exact path" in text
 
     data = json.loads(out.read_text())
     assert data["device"].startswith("cpu")
-    assert len(data["rows"]) == 2 * len(DEFAULT_MODELS)
+    assert len(data["rows"]) == len(RUNNERS) * len(DEFAULT_MODELS)
     for check in data["flop_checks"]:
         assert abs(check["relative_error"]) < 0.02  # the analytic FLOP model agrees with torch's counter
     for row in data["rows"]:
@@ -35,10 +38,15 @@ def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pyte
         assert (row["width"], row["height"], row["frames"]) == (64, 64, 9)
         assert row["step_s"] > 0
         assert row["tflops"] > 0
+        assert row["attention"] == "native"  # the CPU's only exact kernel
         if row["runner"] == "videosynth":
-            # Same seed, same eager arithmetic today; batching the guidance passes (design.md §7) may move
-            # values by a level or two.
+            # Same seed; batching the guidance passes into one forward may move values by a level or two.
             assert row["max_abs_diff"] <= 2
+            assert row["reference"] == "stock" and row["ssim"] > 0.99
+        if row["runner"] == "videosynth fast":
+            assert row["reference"] == "exact" and isinstance(row["offered"], bool)
+            gate = (row["psnr_db"] is None or row["psnr_db"] >= 30) and row["ssim"] >= 0.95
+            assert row["offered"] == gate
 
 
 def test_tiny_bench_has_image_to_video_rows(tmp_path: Path) -> None:
@@ -48,7 +56,7 @@ def test_tiny_bench_has_image_to_video_rows(tmp_path: Path) -> None:
     assert main(["--tiny", "--threads", "1", "--models", ",".join(models), "--json", str(out)]) == 0
     rows = json.loads(out.read_text())["rows"]
     assert [(row["model"], row["runner"]) for row in rows] == [
-        (model, runner) for model in models for runner in ("diffusers", "videosynth")
+        (model, runner) for model in models for runner in RUNNERS
     ]
     assert all(row["step_s"] > 0 for row in rows)
     assert all(row["max_abs_diff"] <= 2 for row in rows if row["runner"] == "videosynth")

@@ -25,12 +25,13 @@ class CheckReport:
     generate_s: float
     peak_bytes: int
     peak_kind: str  # "GPU allocated" (torch's counter on the device) or "process RSS" (CPU)
+    attention: str = "native"  # the attention backend chosen at load, with the faster ones passed over
 
     def lines(self) -> list[str]:
         per_step = self.generate_s / self.steps
         return [
             f"model {self.entry.name} ({self.entry.arch}) from {self.entry.checkpoint} on {self.device}",
-            f"  loaded in {self.load_s:.2f} s",
+            f"  loaded in {self.load_s:.2f} s; attention {self.attention}",
             f"  generated {self.width}x{self.height}, {self.frames} frames, {self.steps} steps in "
             f"{self.generate_s:.2f} s ({per_step:.2f} s/step including text encoding and VAE decode)",
             f"  peak memory {self.peak_bytes / 2**30:.2f} GiB ({self.peak_kind})",
@@ -58,7 +59,9 @@ def check_model(settings: Settings, name: str, steps: int = 2) -> CheckReport:
         torch.cuda.synchronize()
     done = time.perf_counter()
     peak, kind = _peak_memory(device)
-    return CheckReport(entry, device, width, height, frames, steps, loaded - start, done - loaded, peak, kind)
+    timing = (loaded - start, done - loaded)
+    attention = generator.attention.describe()
+    return CheckReport(entry, device, width, height, frames, steps, *timing, peak, kind, attention)
 
 
 def _check_size(entry: WanEntry) -> tuple[int, int]:

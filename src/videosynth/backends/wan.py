@@ -9,12 +9,17 @@ module costs nothing, so a process that never builds a generator never loads tor
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from videosynth.backends.attention import AttentionChoice, select_attention
 from videosynth.backends.base import (
     Capabilities,
     Frames,
@@ -25,6 +30,10 @@ from videosynth.backends.base import (
     library_versions,
 )
 from videosynth.backends.checkpoint_hash import checkpoint_sha256
+from videosynth.backends.compiled import compile_blocks
+from videosynth.backends.guidance import batched_guidance
+from videosynth.backends.parallel import PARALLEL_SAFE, enable_context_parallel
+from videosynth.backends.step_cache import enable_first_block_cache
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -33,12 +42,17 @@ from videosynth.backends.wan_pipeline import (
     resolve_device,
     resolve_dtype,
     scheduler_with_shift,
+    transformers,
 )
 from videosynth.domain.errors import InvalidParameter
+from videosynth.domain.plan import frames_for
 from videosynth.registry import I2V_ARCHS, WanEntry, demo_arch, registry_for_settings, wan_entry
 from videosynth.settings import Settings
 
 __all__ = ["UnsupportedJob", "WanGenerator", "resolve_device", "resolve_dtype"]
+
+log = logging.getLogger(__name__)
+DEFAULT_SECONDS = 5  # the API's default duration: the clip length a warm-up compiles for
 
 
 class UnsupportedJob(InvalidParameter, ValueError):
@@ -59,6 +73,8 @@ class WanGenerator:
     # One scheduler per flow shift in use (Wan2.1-14B: 3.0 at 480P, 5.0 at 720P), built once each.
     _schedulers: dict[float | None, Any] = field(default_factory=dict, repr=False)
     _image_pipe: Any = field(default=None, repr=False)  # Wan2.2-TI2V's image-conditioned view of ``pipe``
+    attention: AttentionChoice = field(default_factory=lambda: AttentionChoice("native"))
+    warmup_s: float | None = None  # compile = true: the warm-up's seconds at load
 
     def __post_init__(self) -> None:
         self._schedulers.setdefault(None, self.pipe.scheduler)  # the checkpoint's own, as saved
@@ -84,6 +100,8 @@ class WanGenerator:
         generator = cls.from_pipeline(pipe, entry, settings, device)
         generator.checkpoint = checkpoint
         generator.checkpoint_sha256 = checkpoint_sha256(checkpoint, settings.data_dir / "cache" / "checkpoints")
+        if entry.compile:
+            generator.warm_up()
         return generator
 
     @classmethod
@@ -92,7 +110,31 @@ class WanGenerator:
         fit_to_entry(pipe, entry)
         caps = capabilities(pipe, entry)
         place(pipe, device, entry)
-        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device)
+        models = transformers(pipe)
+        parallel = entry.ulysses_degree > 1
+        attention = select_attention(models, device, models[0].dtype, PARALLEL_SAFE if parallel else None)
+        if parallel:
+            enable_context_parallel(models, entry.ulysses_degree)
+        if entry.fast_cache_threshold is not None:
+            enable_first_block_cache(models, entry.fast_cache_threshold)
+        if entry.compile:
+            compile_blocks(models)
+        return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device, attention=attention)
+
+    def warm_up(self, buckets: Sequence[tuple[int, int, int]] | None = None) -> float:
+        """One denoising step per (width, height, frames) bucket (default: each native size at the default
+        clip length), so a compiled transformer has its graphs before the first task; returns the seconds."""
+        start = time.perf_counter()
+        fit = replace(self.entry, steps=1)
+        frames = frames_for(self.entry.fps * DEFAULT_SECONDS, self.entry.temporal_factor)
+        for width, height, count in buckets or [(w, h, frames) for w, h in self.entry.native_sizes]:
+            # An image-to-video model needs a first frame: a flat grey one has the shapes of any other.
+            image = np.full((height, width, 3), 128, np.uint8) if self.entry.arch in I2V_ARCHS else None
+            job = GenerationJob("warm-up", "", width, height, count, seed=0, image=image)
+            replace(self, entry=fit).generate(job, lambda _step, _total: None)
+        self.warmup_s = time.perf_counter() - start
+        log.info("warmed up in %.1f s", self.warmup_s, extra={"model": self.entry.name})
+        return self.warmup_s
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames:
         """The Backend seam: a local model makes frames; the worker fits, marks and encodes them."""
@@ -118,6 +160,10 @@ class WanGenerator:
             "max_sequence_length": kwargs["max_sequence_length"],
             "dtype": str(pipe.transformer.dtype).removeprefix("torch."),
             "device": self.device,
+            "attention": self.attention.backend,
+            "fast_cache_threshold": entry.fast_cache_threshold,  # None: the exact path
+            "compiled": entry.compile,
+            "ulysses_degree": entry.ulysses_degree,
             "torch_threads": torch.get_num_threads(),
             "noise": "torch.Generator('cpu').manual_seed(seed)",
             "versions": library_versions("diffusers", "transformers", "torch"),
@@ -135,15 +181,35 @@ class WanGenerator:
 
         pipe = self.pipeline_for(job)
         pipe.scheduler = self.scheduler_for(job.width, job.height)
-        with torch.inference_mode():
+        kwargs = self.pipeline_kwargs(job)
+        with torch.inference_mode(), ExitStack() as stack:
+            if kwargs["guidance_scale"] > 1:  # diffusers' own test for running the unconditional pass
+                cond, uncond = self._embed(pipe, kwargs)
+                stack.enter_context(batched_guidance(pipe, cond, uncond))
             output = pipe(
-                **self.pipeline_kwargs(job),
+                **kwargs,
                 # The initial noise is drawn on the CPU whatever the device, so one seed gives the same
                 # starting latents on CPU and on any GPU (CUDA's RNG produces a different stream).
                 generator=torch.Generator(device="cpu").manual_seed(job.seed),
                 callback_on_step_end=step_end,
             )
         return _to_uint8(output.frames[0])
+
+    @staticmethod
+    def _embed(pipe: Any, kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """Encode both prompts as the pipeline would and hand it the embeddings instead (moved out of
+        ``kwargs``): batched guidance tells the two transformer calls apart by these very tensors."""
+        model = transformers(pipe)[0]
+        cond, uncond = pipe.encode_prompt(
+            kwargs.pop("prompt"),
+            kwargs.pop("negative_prompt"),
+            do_classifier_free_guidance=True,
+            max_sequence_length=kwargs["max_sequence_length"],
+            device=pipe._execution_device,
+        )
+        cond, uncond = cond.to(model.dtype), uncond.to(model.dtype)
+        kwargs.update(prompt_embeds=cond, negative_prompt_embeds=uncond)
+        return cond, uncond
 
     def pipeline_kwargs(self, job: GenerationJob) -> dict[str, Any]:
         """The ``WanPipeline.__call__`` arguments for ``job`` from the entry's defaults (no torch objects)."""

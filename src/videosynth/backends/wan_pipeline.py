@@ -58,6 +58,11 @@ def load_pipeline(model: str, dtype: torch.dtype, arch: str = "wan2.1") -> Any:
     return pipe
 
 
+def transformers(pipe: Any) -> list[Any]:
+    """The pipeline's denoising transformer(s): one, or Wan2.2-A14B's two experts (high noise first)."""
+    return [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
+
+
 def checkpoint_arch(pipe: Any) -> str:
     """What the loaded pipeline is, from its components and config (not from what the registry claims)."""
     model = pipe.transformer if pipe.transformer is not None else pipe.transformer_2

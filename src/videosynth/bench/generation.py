@@ -26,6 +26,7 @@ import numpy.typing as npt
 from videosynth.backends.archs import FULL, TINY, ArchSpec
 from videosynth.backends.base import GenerationJob
 from videosynth.backends.flops import transformer_flops
+from videosynth.bench.quality import passes_fast_gate, psnr_db, ssim
 from videosynth.bench.report import BenchResult, FlopCheck, RunRow, psnr, to_json, to_markdown
 from videosynth.registry import WanEntry, load_registry, wan_entry
 from videosynth.settings import Settings
@@ -60,6 +61,7 @@ class BenchOptions:
     seed: int = 0
     threads: int | None = None
     json_path: str | None = None  # "-" for stdout
+    compile: bool = False  # torch.compile our runs (regional, after the stock run; warm-up time in the notes)
 
 
 def run(options: BenchOptions, command: str) -> BenchResult:
@@ -84,7 +86,9 @@ def run(options: BenchOptions, command: str) -> BenchResult:
         if reason:
             result.skipped.append({"model": name, "reason": reason})
             continue
-        result.rows += _bench_model(entry, spec, shape, device, dtype, options.seed)
+        rows, notes = _bench_model(entry, spec, shape, device, dtype, options.seed, options.compile)
+        result.rows += rows
+        result.notes += notes
         gc.collect()
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
@@ -130,12 +134,15 @@ class _Case:
 
 
 def _bench_model(
-    entry: WanEntry, spec: ArchSpec, shape: tuple[int, int, int], device: str, dtype: Any, seed: int
-) -> list[RunRow]:
+    entry: WanEntry, spec: ArchSpec, shape: tuple[int, int, int], device: str, dtype: Any, seed: int, compiled: bool
+) -> tuple[list[RunRow], list[str]]:
     import torch
 
+    from videosynth.backends.attention import NATIVE, attention_backend
+    from videosynth.backends.compiled import compile_blocks
     from videosynth.backends.tiny import random_pipeline
     from videosynth.backends.wan import WanGenerator
+    from videosynth.backends.wan_pipeline import transformers
 
     width, height, frames = shape
     pipe = random_pipeline(spec, seed=0, device=device, dtype=dtype)
@@ -158,13 +165,64 @@ def _bench_model(
     def ours(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
         return generator.generate(job, lambda _step, _total: on_step())
 
-    # Warm-up (kernel selection, allocator growth) with one step, so neither measured run pays for it.
+    models = transformers(pipe)
+    chosen = generator.attention.backend
+
+    def stock_native(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
+        with attention_backend(models, NATIVE, restore=chosen):  # diffusers' default, whatever ours chose
+            return stock(on_step)
+
+    # Warm-up (kernel selection, allocator growth) with one step of each path, so no measured run pays for it.
+    # Stock's comes first: ours may be compiled, and only after stock ran (they share the transformer modules).
     with torch.inference_mode():
         pipe(**{**stock_kwargs, "num_inference_steps": 1}, generator=_cpu_generator(seed))
     case = _Case(entry, width, height, frames, _flops_per_step(entry, spec, pipe, shape), _peak_tflops(device, dtype))
-    stock_row, stock_frames = _measure("diffusers", stock, pipe, device, case, None)
-    ours_row, _ = _measure("videosynth", ours, pipe, device, case, (stock_row, stock_frames))
-    return [stock_row, ours_row]
+    stock_row, stock_frames = _measure("diffusers", stock_native, pipe, device, case, None)
+    notes = []
+    if compiled:
+        compile_blocks(models)
+        notes.append(f"{entry.name}: transformer compiled, warm-up {generator.warm_up([shape]):.1f} s")
+    else:
+        generator.warm_up([shape])
+    ours_row, ours_frames = _measure(
+        "videosynth", ours, pipe, device, case, _Reference("stock", stock_row, stock_frames)
+    )
+    ours_row = replace(ours_row, attention=chosen)
+    if compiled:  # the cache's per-step decision is a graph break inside the compiled blocks
+        return [stock_row, ours_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
+    fast_row = _fast_row(ours, models, pipe, device, case, _Reference("exact", ours_row, ours_frames))
+    return [stock_row, ours_row, fast_row], notes
+
+
+def _fast_row(
+    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
+    models: list[Any],
+    pipe: Any,
+    device: str,
+    case: _Case,
+    exact: _Reference,
+) -> RunRow:
+    """Our run with the first-block cache on: speed-up and quality against the exact run, offered or not."""
+    from videosynth.backends.step_cache import DEFAULT_THRESHOLD, first_block_cache
+
+    threshold = case.entry.fast_cache_threshold or DEFAULT_THRESHOLD
+
+    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
+        with first_block_cache(models, threshold):
+            return ours(on_step)
+
+    row, frames = _measure("videosynth fast", fast, pipe, device, case, exact)
+    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
+    return replace(row, attention=exact.row.attention, offered=offered)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The run a row is compared with: its name in the table, its row and its frames."""
+
+    name: str
+    row: RunRow
+    frames: npt.NDArray[np.uint8]
 
 
 def _measure(
@@ -173,7 +231,7 @@ def _measure(
     pipe: Any,
     device: str,
     case: _Case,
-    stock: tuple[RunRow, npt.NDArray[np.uint8]] | None,
+    reference: _Reference | None,
 ) -> tuple[RunRow, npt.NDArray[np.uint8]]:
     from videosynth.bench.probe import Probe, peak_memory, reset_peak_memory
 
@@ -185,10 +243,11 @@ def _measure(
     peak_bytes, peak_kind = peak_memory(device)
     step_s = statistics.median(probe.step_seconds())
     tflops = case.flops_per_step / step_s / 1e12
-    diff = mse = None
-    if stock is not None:
-        delta = np.abs(frames.astype(np.int16) - stock[1].astype(np.int16))
+    diff = mse = structural = None
+    if reference is not None:
+        delta = np.abs(frames.astype(np.int16) - reference.frames.astype(np.int16))
         diff, mse = int(delta.max()), float((delta.astype(np.float64) ** 2).mean())
+        structural = ssim(frames, reference.frames)
     row = RunRow(
         model=case.entry.name,
         runner=runner,
@@ -204,9 +263,11 @@ def _measure(
         peak_kind=peak_kind,
         tflops=tflops,
         peak_fraction=tflops / case.peak_tflops if case.peak_tflops else None,
-        speedup=stock[0].end_to_end_s / seconds if stock else 1.0,
+        speedup=reference.row.end_to_end_s / seconds if reference else 1.0,
         max_abs_diff=diff,
         psnr_db=psnr(mse) if mse is not None else None,
+        ssim=structural,
+        reference=reference.name if reference else None,
     )
     return row, frames
 
@@ -298,13 +359,14 @@ def parse_args(argv: Sequence[str], prog: str = "python bench/generation.py") ->
     parser.add_argument("--tiny", action="store_true", help="toy architectures at 64x64x9 on the CPU (smoke test)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--compile", action="store_true", help="torch.compile videosynth's runs (warm-up reported)")
     parser.add_argument("--json", dest="json_path", default=None, help="write JSON here ('-': print it)")
     args = parser.parse_args(list(argv))
     models = tuple(m.strip() for m in args.models.split(",") if m.strip())
     if unknown := [m for m in models if m not in FULL]:
         parser.error(f"unknown model(s) {', '.join(unknown)}; choose from {', '.join(FULL)}")
     device = "cpu" if args.tiny and args.device == "auto" else args.device
-    return BenchOptions(models, args.steps, device, args.tiny, args.seed, args.threads, args.json_path)
+    return BenchOptions(models, args.steps, device, args.tiny, args.seed, args.threads, args.json_path, args.compile)
 
 
 def main(argv: Sequence[str] | None = None, prog: str = "python bench/generation.py") -> int:

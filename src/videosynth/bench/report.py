@@ -7,11 +7,13 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from videosynth.bench.quality import MIN_FAST_PSNR_DB, MIN_FAST_SSIM
+
 
 @dataclass(frozen=True)
 class RunRow:
     model: str
-    runner: str  # "diffusers" (stock WanPipeline, eager) or "videosynth" (backends.wan.WanGenerator)
+    runner: str  # "diffusers" (stock WanPipeline, eager), "videosynth" (WanGenerator) or "videosynth fast"
     width: int
     height: int
     frames: int
@@ -24,9 +26,13 @@ class RunRow:
     peak_kind: str  # "GPU allocated" or "process RSS" (CPU: a process-wide high-water mark)
     tflops: float  # analytic transformer FLOPs per step / step_s
     peak_fraction: float | None  # tflops / the device's dense bf16 peak, where known
-    speedup: float | None  # stock end_to_end_s / this end_to_end_s
-    max_abs_diff: int | None  # against the stock frames, in 8-bit levels
-    psnr_db: float | None  # against the stock frames; None when identical (infinite)
+    speedup: float | None  # the reference's end_to_end_s / this end_to_end_s
+    max_abs_diff: int | None  # against the reference's frames, in 8-bit levels
+    psnr_db: float | None  # against the reference's frames; None when identical (infinite)
+    ssim: float | None = None  # against the reference's frames (bench.quality)
+    reference: str | None = None  # "stock" (the exact path) or "exact" (the fast mode); None for stock itself
+    attention: str = "native"  # the attention backend the run used
+    offered: bool | None = None  # fast mode only: whether its quality passes bench.quality's gate
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class BenchResult:
     flop_checks: list[FlopCheck]
     rows: list[RunRow] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # e.g. each model's compile warm-up time
 
 
 COLUMNS = (
@@ -64,9 +71,13 @@ COLUMNS = (
     "peak mem (GiB)",
     "TFLOP/s",
     "% of peak",
-    "speedup vs stock",
+    "speedup",
+    "vs",
     "max abs diff",
     "PSNR (dB)",
+    "SSIM",
+    "attention",
+    "offered",
 )
 
 
@@ -85,9 +96,15 @@ def to_markdown(result: BenchResult) -> str:
         "|" + "|".join("---" for _ in COLUMNS) + "|",
     ]
     lines += ["| " + " | ".join(_cells(row)) + " |" for row in result.rows]
+    lines += [f"\n{note}" for note in result.notes]
     for skip in result.skipped:
         lines.append(f"\nSkipped {skip['model']}: {skip['reason']}")
     peak_note = {row.peak_kind for row in result.rows}
+    if any(row.offered is not None for row in result.rows):
+        lines.append(
+            "\nFast mode rows compare with the exact path (speed-up and quality); a mode is offered only at "
+            f"PSNR ≥ {MIN_FAST_PSNR_DB:g} dB and SSIM ≥ {MIN_FAST_SSIM:g} against it."
+        )
     if "process RSS" in peak_note:
         lines.append("\nPeak memory on CPU is the process's resident high-water mark, cumulative over the runs.")
     return "\n".join(lines)
@@ -121,8 +138,12 @@ def _cells(row: RunRow) -> list[str]:
         f"{row.tflops:.3g}",
         "—" if row.peak_fraction is None else f"{row.peak_fraction:.1%}",
         "—" if row.speedup is None else f"{row.speedup:.2f}×",
+        row.reference or "—",
         "—" if row.max_abs_diff is None else str(row.max_abs_diff),
         _psnr_cell(row),
+        "—" if row.ssim is None else f"{row.ssim:.4f}",
+        row.attention,
+        {None: "—", True: "yes", False: "no (below the gate)"}[row.offered],
     ]
 
 

@@ -50,4 +50,8 @@ def _defaults_text(entry: WanEntry) -> str:
     if entry.vae_tiling:
         parts.append("VAE tiling")
     parts.append(f"dtype {entry.dtype}")
+    if entry.fast_cache_threshold is not None:
+        parts.append(f"fast mode (first-block cache {entry.fast_cache_threshold:g})")
+    if entry.compile:
+        parts.append("compiled")
     return " · ".join(parts)

@@ -105,6 +105,10 @@ class WanEntry:
     memory: Memory = "gpu"
     vae_tiling: bool = False
     dtype: Dtype = "auto"
+    # Generation speed (issue 14): the fast mode's first-block cache threshold (None: exact) and torch.compile.
+    fast_cache_threshold: float | None = None
+    compile: bool = False
+    ulysses_degree: int = 1  # >1: split each video across this many GPUs (one torch.distributed rank each)
     description: str = ""
 
     @property

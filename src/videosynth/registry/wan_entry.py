@@ -39,7 +39,12 @@ WAN_KEYS: Mapping[str, type] = {
     "memory": str,
     "vae_tiling": bool,
     "dtype": str,
+    "fast_cache_threshold": float,
+    "compile": bool,
+    "ulysses_degree": int,
 }
+# Above this the first-block cache skips so many steps that frames drift visibly (bench/quality.py's gate).
+MAX_FAST_CACHE_THRESHOLD = 0.1
 
 
 def parse_wan_entry(name: str, body: Mapping[str, Any], source: str) -> WanEntry:
@@ -80,7 +85,7 @@ def _check_entry(entry: WanEntry, base: ArchDefaults, source: str, where: str) -
 
 
 def _value_problem(entry: WanEntry) -> str | None:
-    for key in ("fps", "steps", "max_sequence_length"):
+    for key in ("fps", "steps", "max_sequence_length", "ulysses_degree"):
         if getattr(entry, key) < 1:
             return f"{key} must be ≥ 1, got {getattr(entry, key)}"
     if entry.guidance_scale < 0 or (entry.guidance_scale_2 or 0) < 0:
@@ -95,6 +100,12 @@ def _value_problem(entry: WanEntry) -> str | None:
         return "flow shifts must be > 0"
     if entry.memory not in MEMORY_MODES:
         return f"memory must be one of {', '.join(MEMORY_MODES)}, got {entry.memory!r}"
+    threshold = entry.fast_cache_threshold
+    if threshold is not None and not 0 < threshold <= MAX_FAST_CACHE_THRESHOLD:
+        return f"fast_cache_threshold must be in (0, {MAX_FAST_CACHE_THRESHOLD:g}] (not offered above), got {threshold}"
+    if threshold is not None and entry.compile:
+        # The cache decides per step in Python (a graph break inside the compiled blocks).
+        return "fast_cache_threshold and compile do not combine; choose one"
     if entry.dtype not in DTYPES:
         return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
     return None

@@ -1,0 +1,74 @@
+"""Opt-in speed-ups on the toy Wan2.1: the fast mode's step cache and torch.compile against the exact path."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from videosynth.backends.archs import TINY
+from videosynth.backends.base import GenerationJob
+from videosynth.backends.tiny import random_pipeline
+from videosynth.backends.wan import WanGenerator
+from videosynth.registry import RegistryError, WanEntry, load_registry, parse_registry, wan_entry
+from videosynth.settings import Settings
+
+JOB = GenerationJob("a red fox in snow", "blurry", 64, 64, 9, seed=3)
+
+
+def _entry(**overrides: object) -> WanEntry:
+    fields: dict[str, object] = {"steps": 3, "memory": "gpu"} | overrides
+    return replace(wan_entry(load_registry().models["wan2.1-t2v-1.3b"]), **fields)  # type: ignore[arg-type]
+
+
+def _generator(entry: WanEntry) -> WanGenerator:
+    import torch
+
+    torch.set_num_threads(1)
+    pipe = random_pipeline(TINY["wan2.1"], seed=0, device="cpu")
+    pipe.set_progress_bar_config(disable=True)
+    return WanGenerator.from_pipeline(pipe, entry, Settings(device="cpu"), "cpu")
+
+
+def _frames_and_full_forwards(generator: WanGenerator) -> tuple[np.ndarray, int]:
+    """The job's frames and how many forwards ran past the first block (the ones the cache did not skip)."""
+    calls: list[int] = []
+    handle = generator.pipe.transformer.blocks[-1].ffn.register_forward_pre_hook(lambda *_: calls.append(1))
+    try:
+        frames = generator.generate(JOB, lambda _step, _total: None)
+    finally:
+        handle.remove()
+    return frames, len(calls)
+
+
+def test_fast_mode_skips_steps_through_diffusers_first_block_cache() -> None:
+    exact, exact_forwards = _frames_and_full_forwards(_generator(_entry()))
+    # A threshold no residual change reaches: every step after the first reuses the cached residual.
+    fast_generator = _generator(_entry(fast_cache_threshold=1e6))
+    fast, fast_forwards = _frames_and_full_forwards(fast_generator)
+    assert (exact_forwards, fast_forwards) == (3, 1)  # 3 steps of one batched forward; the cache: only the first
+    assert fast.shape == exact.shape and not np.array_equal(fast, exact)
+    assert fast_generator.recipe(JOB)["fast_cache_threshold"] == 1e6
+
+
+def test_the_registry_refuses_a_fast_threshold_beyond_the_gate() -> None:
+    def body(threshold: float) -> dict[str, object]:
+        return {"models": {"m": {"checkpoint": "demo:wan2.1", "fast_cache_threshold": threshold}}}
+
+    assert wan_entry(parse_registry(body(0.05), "r.toml").models["m"]).fast_cache_threshold == 0.05
+    with pytest.raises(RegistryError, match=r"fast_cache_threshold must be in \(0, 0.1\]"):
+        parse_registry(body(0.5), "r.toml")
+    both = {"models": {"m": {"checkpoint": "demo:wan2.1", "fast_cache_threshold": 0.05, "compile": True}}}
+    with pytest.raises(RegistryError, match="fast_cache_threshold and compile do not combine"):
+        parse_registry(both, "r.toml")
+
+
+def test_compiled_transformer_gives_the_eager_frames() -> None:
+    eager, _ = _frames_and_full_forwards(_generator(_entry(steps=2)))
+    compiled_generator = _generator(_entry(steps=2, compile=True))
+    seconds = compiled_generator.warm_up([(JOB.width, JOB.height, JOB.num_frames)])
+    compiled, _ = _frames_and_full_forwards(compiled_generator)
+    assert seconds > 0 and compiled_generator.warmup_s == seconds
+    delta = np.abs(compiled.astype(np.int16) - eager.astype(np.int16))
+    assert int(delta.max()) <= 2, int(delta.max())
