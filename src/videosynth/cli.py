@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import logging
 import signal
 import sys
 import time
@@ -54,6 +55,9 @@ def serve(
     except RegistryError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(1) from None
+    provenance = compose.describe_provenance(settings)
+    if not provenance["signed"]:  # said at start-up and in /readyz (the workers say it too)
+        logging.getLogger("videosynth.serve").warning(f"videos are stored unsigned: {provenance['reason']}")
     worker = EmbeddedWorker(settings) if settings.embedded_worker and not no_worker else None
     if worker is not None:
         worker.start()
