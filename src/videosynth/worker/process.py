@@ -47,6 +47,7 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
         provenance=signing_identity(settings),
+        overlap=settings.worker_overlap,
     )
     extender = build_extender(settings)
     preload(extender)
