@@ -68,6 +68,12 @@ def test_sigkill_while_one_task_encodes_and_the_next_denoises(tmp_path: Path) ->
 
         fresh.start()
         results = {task_id: wait_final(api.base_url, key, task_id, timeout_s=300) for task_id in (first, second)}
+        for task_id, result in results.items():
+            assert result["output"]["task_status"] == "SUCCEEDED", result
+            target = tmp_path / f"{task_id}.mp4"
+            target.write_bytes(httpx.get(result["output"]["video_url"], timeout=30).content)
+            info = probe(target)
+            assert (info.width, info.height, info.frames) == (1920, 1080, 5 * 16)
     finally:
         killed.kill()
         fresh.kill()
@@ -79,9 +85,3 @@ def test_sigkill_while_one_task_encodes_and_the_next_denoises(tmp_path: Path) ->
         attempts = dict(connection.execute(select(tasks.c.task_id, tasks.c.attempts)).all())
     engine.dispose()
     assert attempts == {first: 2, second: 2}  # both were re-run
-    for task_id, result in results.items():
-        assert result["output"]["task_status"] == "SUCCEEDED", result
-        target = tmp_path / f"{task_id}.mp4"
-        target.write_bytes(httpx.get(result["output"]["video_url"], timeout=30).content)
-        info = probe(target)
-        assert (info.width, info.height, info.frames) == (1920, 1080, 5 * 16)
