@@ -15,10 +15,10 @@ from tests.support.server import Server, query, submit, wait_final
 from videosynth.media.probe import probe
 from videosynth.store.schema import tasks
 
-# 1080P frames encode for seconds on CPU; many steps keep the next task denoising meanwhile; short leases re-claim
-# quickly after the kill.
+# 1080P frames encode for seconds on CPU; many steps keep the next task denoising meanwhile, long enough to be seen
+# there (its last step reads 90 %, as encoding does); short leases re-claim quickly after the kill.
 ENV = {
-    "VIDEOSYNTH_MODEL_STEPS": "30",
+    "VIDEOSYNTH_MODEL_STEPS": "120",
     "VIDEOSYNTH_LEASE_S": "3",
     "VIDEOSYNTH_HEARTBEAT_S": "0.3",
     "VIDEOSYNTH_EMBEDDED_WORKER": "false",
@@ -38,7 +38,8 @@ def _wait_encoding_while_next_denoises(server: Server, key: str, first: str, sec
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
         running = all(query(server.base_url, key, t)["output"]["task_status"] == "RUNNING" for t in (first, second))
-        if running and _percent(server, key, first) == ENCODING_PERCENT and _percent(server, key, second) < 90:
+        encoding = running and _percent(server, key, first) == ENCODING_PERCENT
+        if encoding and _percent(server, key, second) < ENCODING_PERCENT:
             return
         time.sleep(0.02)
     raise TimeoutError("never saw one task encoding while the next denoised")

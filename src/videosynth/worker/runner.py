@@ -123,7 +123,7 @@ class Worker:
         self._backend = backend
         self._extender = extender
         self._config = config
-        self.stop = threading.Event()  # finish the current task, claim no more
+        self.stop = threading.Event()  # finish the tasks in hand, claim no more
         self.abort = threading.Event()  # give the current task back now
 
     def run(self) -> None:
