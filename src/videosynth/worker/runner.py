@@ -190,18 +190,18 @@ class Worker:
             self._tasks, task.task_id, cfg.worker_id, cfg.lease_s, cfg.heartbeat_s, on_beat=self._metrics.heartbeat
         )
         held = ExitStack()
-        try:
+        with ExitStack() as guard:
+            guard.push(held)  # on any way out of here but handing the task on, it lets go of what it holds
             held.enter_context(self._metrics.busy())
             held.enter_context(beat)
             scratch = Path(held.enter_context(tempfile.TemporaryDirectory(dir=cfg.scratch_dir)))
-            return self._denoised(task, beat, held, scratch)
-        except Exception as exc:
-            self._settle(task, beat, exc)
-            held.close()
-            return None
-        except BaseException:
-            held.close()
-            raise
+            try:
+                made = self._denoised(task, beat, held, scratch)
+            except Exception as exc:
+                self._settle(task, beat, exc)
+                return None
+            guard.pop_all()  # _finish lets go once the task is finished
+            return made
 
     def _denoised(self, task: Task, beat: Heartbeat, held: ExitStack, scratch: Path) -> Generated:
         outcome = None
