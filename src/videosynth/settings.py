@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     drain_grace_s: float = Field(
         600.0, ge=0, description="On SIGTERM, finish the current task for this long, then give it back."
     )
+    # Worker pipelining (worker/pipeline.py)
+    worker_overlap: bool = Field(
+        True, description="A worker encodes and uploads one task on a second thread while it denoises the next."
+    )
     key_max_queued: int = Field(50, ge=1, description="Per-key limit on PENDING + RUNNING tasks (429 Throttling).")
     key_rate_per_min: int = Field(600, ge=1, description="Per-key creates per minute, a token bucket (429 RateQuota).")
 

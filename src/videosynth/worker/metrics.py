@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from threading import Thread
+from threading import Lock, Thread
 from typing import Literal
 from wsgiref.simple_server import WSGIServer
 
@@ -101,6 +101,8 @@ class WorkerMetrics:
         self._busy = Gauge(
             "videosynth_worker_busy", "1 while this worker is processing a task.", registry=self.registry
         )
+        self._in_hand = 0
+        self._in_hand_lock = Lock()
 
     def observe_phase(self, phase: Phase, model: str, seconds: float) -> None:
         if phase not in PHASES:
@@ -123,11 +125,16 @@ class WorkerMetrics:
 
     @contextmanager
     def busy(self) -> Iterator[None]:
-        self._busy.set(1)
+        # A pipelined worker holds two tasks at once (one encoding, the next denoising): busy until both are done.
+        with self._in_hand_lock:
+            self._in_hand += 1
+            self._busy.set(1)
         try:
             yield
         finally:
-            self._busy.set(0)
+            with self._in_hand_lock:
+                self._in_hand -= 1
+                self._busy.set(1 if self._in_hand else 0)
 
     def task_finished(self, status: str, model: str, total_seconds: float | None = None) -> None:
         if status not in FINISH_STATUSES:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 from prometheus_client import CollectorRegistry
 
 from videosynth import compose
+from videosynth.backends.base import Backend
 from videosynth.backends.factories import build_backend
 from videosynth.media.image import ImageLimits
 from videosynth.media.provenance import SigningIdentity
@@ -22,7 +24,11 @@ from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
 log = logging.getLogger(__name__)
 
 
-def build_worker(settings: Settings, model: str | None = None) -> Worker:
+def build_worker(
+    settings: Settings, model: str | None = None, instrument: Callable[[Backend], Backend] | None = None
+) -> Worker:
+    """The worker for ``model`` (default: the registry's default entry); ``instrument`` wraps its backend (the
+    overlap benchmark times each run())."""
     tasks, _keys = compose.stores(settings)
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
@@ -31,6 +37,8 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
     # The backend the registry names for the entry; a model is loaded once, before the first claim, and stays.
     metrics_registry = CollectorRegistry()  # the worker's metrics and its backend's (a relay's upstream requests)
     backend = build_backend(settings, entry, metrics_registry)
+    if instrument is not None:
+        backend = instrument(backend)
     config = WorkerConfig(
         worker_id=compose.worker_id(),
         lease_s=settings.lease_s,
@@ -47,6 +55,7 @@ def build_worker(settings: Settings, model: str | None = None) -> Worker:
         retention_s=settings.retention_s,
         retention_sweep_s=settings.retention_sweep_s,
         provenance=signing_identity(settings),
+        overlap=settings.worker_overlap,
     )
     extender = build_extender(settings)
     preload(extender)

@@ -7,7 +7,8 @@ import logging
 import tempfile
 import threading
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from videosynth import __version__
 from videosynth.backends.base import (
     Backend,
     FinishedVideo,
+    Frames,
     GenerationAborted,
     GenerationJob,
     RunContext,
@@ -45,6 +47,7 @@ from videosynth.worker import retention
 from videosynth.worker.heartbeat import Heartbeat
 from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.output import Video, video_from
+from videosynth.worker.pipeline import Pipeline
 from videosynth.worker.record import reproducibility_record
 
 log = logging.getLogger(__name__)
@@ -71,6 +74,7 @@ class WorkerConfig:
     retention_sweep_s: float = 300.0
     models: Collection[str] | None = None  # None: every model
     provenance: SigningIdentity | None = None  # signs each mp4's C2PA manifest; None: stored unsigned
+    overlap: bool = True  # run(): encode one task on a finisher thread while the next denoises (worker/pipeline.py)
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,24 @@ class Rendered:
     request: GenerationRequest
     upstream: FinishedVideo | None
     record: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Generated:
+    """A task whose backend has run, waiting for its CPU work: what that needs, and what the task holds until it is
+    finished (its heartbeat, its busy mark, its scratch directory: ``held``)."""
+
+    task: Task
+    beat: Heartbeat
+    held: ExitStack
+    scratch: Path
+    prompt: str
+    outcome: ExtensionOutcome | None
+    request: GenerationRequest
+    plan: GenerationPlan
+    job: GenerationJob
+    audio: AudioClip | None
+    output: Frames | FinishedVideo
 
 
 class Worker:
@@ -101,22 +123,33 @@ class Worker:
         self._backend = backend
         self._extender = extender
         self._config = config
-        self.stop = threading.Event()  # finish the current task, claim no more
+        self.stop = threading.Event()  # finish the tasks in hand, claim no more
         self.abort = threading.Event()  # give the current task back now
 
     def run(self) -> None:
         log.info("worker started", extra={"worker_id": self._config.worker_id})
         next_requeue = next_retention = 0.0
-        while not self.stop.is_set():
-            if time.monotonic() >= next_requeue:
-                self._tasks.requeue_expired(_now_ms(), self._config.max_attempts)
-                next_requeue = time.monotonic() + self._config.lease_s / 2
-            if time.monotonic() >= next_retention:
-                self._sweep_retention()
-                next_retention = time.monotonic() + self._config.retention_sweep_s
-            if not self.run_once():
-                self.stop.wait(self._config.poll_interval_s)
+        with self._finisher() as hand_over:
+            while not self.stop.is_set():
+                if time.monotonic() >= next_requeue:
+                    self._tasks.requeue_expired(_now_ms(), self._config.max_attempts)
+                    next_requeue = time.monotonic() + self._config.lease_s / 2
+                if time.monotonic() >= next_retention:
+                    self._sweep_retention()
+                    next_retention = time.monotonic() + self._config.retention_sweep_s
+                if not self._turn(hand_over):
+                    self.stop.wait(self._config.poll_interval_s)
         log.info("worker stopped", extra={"worker_id": self._config.worker_id})
+
+    @contextmanager
+    def _finisher(self) -> Iterator[Callable[[Generated], None]]:
+        """Where a denoised task goes to be finished: a finisher thread (worker_overlap), so the next task denoises
+        meanwhile, or this thread. Leaving it drains: the task being finished is finished."""
+        if not self._config.overlap:
+            yield self._finish
+            return
+        with Pipeline(self._finish) as pipeline:
+            yield pipeline.hand_over
 
     def _sweep_retention(self) -> None:
         try:
@@ -128,109 +161,149 @@ class Worker:
             log.info("retention sweep", extra={"removed": removed})
 
     def run_once(self) -> bool:
-        """Claim and process one task; False when the queue had nothing for us."""
-        cfg = self._config
-        task = self._tasks.claim(cfg.worker_id, cfg.models, _now_ms(), cfg.lease_s)
+        """Claim and process one task, to its end; False when the queue had nothing for us."""
+        return self._turn(self._finish)
+
+    def _turn(self, hand_over: Callable[[Generated], None]) -> bool:
+        task = self._claim()
         if task is None:
             return False
-        log.info("task claimed", extra={"task_id": task.task_id, "attempt": task.attempts})
-        beat = Heartbeat(
-            self._tasks, task.task_id, cfg.worker_id, cfg.lease_s, cfg.heartbeat_s, on_beat=self._metrics.heartbeat
-        )
-        with self._metrics.busy(), beat:
-            self._process(task, beat)
+        generated = self._generate(task)
+        if generated is not None:
+            hand_over(generated)
         return True
 
-    def _process(self, task: Task, beat: Heartbeat) -> None:
+    def _claim(self) -> Task | None:
+        cfg = self._config
+        task = self._tasks.claim(cfg.worker_id, cfg.models, _now_ms(), cfg.lease_s)
+        if task is not None:
+            log.info("task claimed", extra={"task_id": task.task_id, "attempt": task.attempts})
+        return task
+
+    def _generate(self, task: Task) -> Generated | None:
+        """The claimed task, denoised, still holding its heartbeat, busy mark and scratch directory until it is
+        finished; None when it ended here (failed, canceled or given back)."""
         cfg, model = self._config, task.request.model
         if task.scheduled_ms is not None and task.attempts == 1:
             self._metrics.observe_phase("queue_wait", model, (task.scheduled_ms - task.submit_ms) / 1000)
-        try:
-            outcome = None
-            # A relay's upstream extends the prompt itself (and answers the actual prompt there, not here).
-            if task.request.prompt_extend and not self._backend.capabilities.forwards_request:
-                beat.report(entering(Phase.EXTENDING_PROMPT))
-                # time only real extensions: zeros would swamp the histogram
-                with self._metrics.timed("extend", model):
-                    outcome = self._extender.extend(task.request.prompt)
-            made = self._render(task, outcome.prompt if outcome else task.request.prompt, outcome, beat)
-        except GenerationAborted:
-            if not beat.lost.is_set():
-                self._tasks.release(task.task_id, cfg.worker_id)
-            self._metrics.task_finished("LOST" if beat.lost.is_set() else "RELEASED", model)
-            log.warning("task given back", extra={"task_id": task.task_id, "lease_lost": beat.lost.is_set()})
-            return
-        except WorkCanceled as exc:
-            won = self._tasks.finish_canceled(task.task_id, cfg.worker_id, _now_ms(), str(exc))
-            self._metrics.task_finished("CANCELED" if won else "LOST", model, _since(task.submit_ms))
+        beat = Heartbeat(
+            self._tasks, task.task_id, cfg.worker_id, cfg.lease_s, cfg.heartbeat_s, on_beat=self._metrics.heartbeat
+        )
+        held = ExitStack()
+        with ExitStack() as guard:
+            guard.push(held)  # on any way out of here but handing the task on, it lets go of what it holds
+            held.enter_context(self._metrics.busy())
+            held.enter_context(beat)
+            scratch = Path(held.enter_context(tempfile.TemporaryDirectory(dir=cfg.scratch_dir)))
+            try:
+                made = self._denoised(task, beat, held, scratch)
+            except Exception as exc:
+                self._settle(task, beat, exc)
+                return None
+            guard.pop_all()  # _finish lets go once the task is finished
+            return made
+
+    def _denoised(self, task: Task, beat: Heartbeat, held: ExitStack, scratch: Path) -> Generated:
+        outcome = None
+        # A relay's upstream extends the prompt itself (and answers the actual prompt there, not here).
+        if task.request.prompt_extend and not self._backend.capabilities.forwards_request:
+            beat.report(entering(Phase.EXTENDING_PROMPT))
+            # time only real extensions: zeros would swamp the histogram
+            with self._metrics.timed("extend", task.request.model):
+                outcome = self._extender.extend(task.request.prompt)
+        prompt = outcome.prompt if outcome else task.request.prompt
+        # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
+        first, last = self._images(task, scratch)
+        audio = self._audio(task, scratch)
+        request = self._sized(task.request, first)
+        plan = self._plan(request)
+        beat.report(entering(Phase.DENOISING))
+        context = self._context(task, beat, scratch)  # its step clock starts now
+        job = self._job(task, prompt, plan, first, last)
+        with self._metrics.timed("generate", request.model):
+            output = self._backend.run(job, context)
+        return Generated(task, beat, held, scratch, prompt, outcome, request, plan, job, audio, output)
+
+    def _finish(self, made: Generated) -> None:
+        """The CPU work of a denoised task and its end; then its heartbeat stops and its scratch goes."""
+        with made.held:
+            try:
+                rendered = self._render(made)
+            except Exception as exc:
+                self._settle(made.task, made.beat, exc)
+                return
+            self._succeed(made, rendered)
+
+    def _settle(self, task: Task, beat: Heartbeat, exc: Exception) -> None:
+        """A task that cannot succeed: given back, canceled or failed, as the exception says."""
+        if isinstance(exc, GenerationAborted):
+            self._give_back(task, beat)
+        elif isinstance(exc, WorkCanceled):
+            won = self._tasks.finish_canceled(task.task_id, self._config.worker_id, _now_ms(), str(exc))
+            self._metrics.task_finished("CANCELED" if won else "LOST", task.request.model, _since(task.submit_ms))
             log.info("task canceled upstream", extra={"task_id": task.task_id})
-            return
-        except VideosynthError as exc:
+        elif isinstance(exc, VideosynthError):
             self._fail(task, exc.code, exc.message)
-            return
-        except Exception:
-            log.exception("generation failed", extra={"task_id": task.task_id})
+        else:
+            log.error("generation failed", exc_info=exc, extra={"task_id": task.task_id})
             self._fail(task, "InternalError", f"Video generation failed (task_id {task.task_id}).")
-            return
+
+    def _give_back(self, task: Task, beat: Heartbeat) -> None:
+        if not beat.lost.is_set():
+            self._tasks.release(task.task_id, self._config.worker_id)
+        self._metrics.task_finished("LOST" if beat.lost.is_set() else "RELEASED", task.request.model)
+        log.warning("task given back", extra={"task_id": task.task_id, "lease_lost": beat.lost.is_set()})
+
+    def _succeed(self, made: Generated, rendered: Rendered) -> None:
+        task, outcome = made.task, made.outcome
         spec = PUBLIC_MODELS.get(task.request.model)
-        usage = usage_for(made.request, spec.usage if spec else UsageStyle.WAN27, made.info.seconds)
-        if made.upstream is not None and made.upstream.usage:  # what the upstream reported wins: it made (billed) it
-            usage = dict(made.upstream.usage)
+        usage = usage_for(rendered.request, spec.usage if spec else UsageStyle.WAN27, rendered.info.seconds)
+        if rendered.upstream is not None and rendered.upstream.usage:  # the upstream's report wins: it made (billed) it
+            usage = dict(rendered.upstream.usage)
         won = self._tasks.finish_success(
             task.task_id,
-            cfg.worker_id,
+            self._config.worker_id,
             _now_ms(),
-            made.key,
+            rendered.key,
             usage,
-            made.record["actual_prompt"],
+            rendered.record["actual_prompt"],
             _extension_record(outcome.to_dict()) if outcome else None,
-            record=made.record,
-            seed=made.upstream.seed if made.upstream is not None else None,
+            record=rendered.record,
+            seed=rendered.upstream.seed if rendered.upstream is not None else None,
         )
-        self._metrics.task_finished("SUCCEEDED" if won else "LOST", model, _since(task.submit_ms))
+        self._metrics.task_finished("SUCCEEDED" if won else "LOST", task.request.model, _since(task.submit_ms))
         log.info("task finished", extra={"task_id": task.task_id, "status": "SUCCEEDED" if won else "lost"})
 
-    def _render(self, task: Task, prompt: str, outcome: ExtensionOutcome | None, beat: Heartbeat) -> Rendered:
-        """Make, store and describe the task's video."""
+    def _render(self, made: Generated) -> Rendered:
+        """Encode, sign, store and describe the denoised task's video."""
+        task, beat, scratch, model = made.task, made.beat, made.scratch, made.request.model
         key = blob_key(task.task_id, Variant.VIDEO)
-        with tempfile.TemporaryDirectory(dir=self._config.scratch_dir) as scratch_name:
-            scratch = Path(scratch_name)
-            # Before the backend runs: a bad URL must cost no GPU time (nor a paid upstream call).
-            first, last = self._images(task, scratch)
-            audio = self._audio(task, scratch)
-            request = self._sized(task.request, first)
-            plan, model = self._plan(request), request.model
-            beat.report(entering(Phase.DENOISING))
-            context = self._context(task, beat, scratch)  # its step clock starts now
-            job = self._job(task, prompt, plan, first, last)
-            with self._metrics.timed("generate", model):
-                output = self._backend.run(job, context)
-            beat.report(entering(Phase.ENCODING))
-            with self._metrics.timed("encode", model):
-                video = video_from(output, plan, task.request.watermark, audio, scratch / "encoded.mp4")
-            if self._config.provenance is not None:
-                with self._metrics.timed("sign", model):
-                    video = self._signed(task, video, scratch / "signed.mp4", self._config.provenance)
-            if beat.lost.is_set():
-                raise GenerationAborted()
-            beat.report(entering(Phase.UPLOADING))
-            with self._metrics.timed("upload", model):
-                self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
-            with self._metrics.timed("images", model):
-                self._store_images(task, video, scratch)
-            upstream = output if isinstance(output, FinishedVideo) else None
-            made_as = replace(task, request=request)  # an image sized the video: the record says so
-            record = reproducibility_record(
-                made_as,
-                prompt,
-                _actual_prompt(outcome, upstream),
-                plan,
-                video.info,
-                self._backend.recipe(job),
-                upstream.seed if upstream is not None else None,  # the upstream's seed made its video
-            )
-            self._store_record(task, record, scratch)
-        return Rendered(key, video.info, request, upstream, record)
+        beat.report(entering(Phase.ENCODING))
+        with self._metrics.timed("encode", model):
+            video = video_from(made.output, made.plan, task.request.watermark, made.audio, scratch / "encoded.mp4")
+        if self._config.provenance is not None:
+            with self._metrics.timed("sign", model):
+                video = self._signed(task, video, scratch / "signed.mp4", self._config.provenance)
+        if beat.lost.is_set():
+            raise GenerationAborted()
+        beat.report(entering(Phase.UPLOADING))
+        with self._metrics.timed("upload", model):
+            self._blobs.put_file(key, video.path, content_type(Variant.VIDEO))
+        with self._metrics.timed("images", model):
+            self._store_images(task, video, scratch)
+        upstream = made.output if isinstance(made.output, FinishedVideo) else None
+        made_as = replace(task, request=made.request)  # an image sized the video: the record says so
+        record = reproducibility_record(
+            made_as,
+            made.prompt,
+            _actual_prompt(made.outcome, upstream),
+            made.plan,
+            video.info,
+            self._backend.recipe(made.job),
+            upstream.seed if upstream is not None else None,  # the upstream's seed made its video
+        )
+        self._store_record(task, record, scratch)
+        return Rendered(key, video.info, made.request, upstream, record)
 
     @staticmethod
     def _signed(task: Task, video: Video, dest: Path, identity: SigningIdentity) -> Video:
