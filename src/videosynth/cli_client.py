@@ -1,7 +1,8 @@
 """`videosynth generate` and `videosynth tasks …`: the command line of a client, built on videosynth.client alone.
 
 Every failure a user meets is one line on stderr and an exit code: 0 ok, 1 the task failed (or is unknown, or its
-link expired, or the server failed), 2 usage or an invalid parameter, 3 authentication, 4 network, 5 throttled.
+link expired, or the server failed, or a rerun from a record made other frames), 2 usage or an invalid parameter,
+3 authentication, 4 network, 5 throttled.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from videosynth.client import (
     VideoOptions,
     VideosynthError,
 )
-from videosynth.client.records import RecordError, read_record, rerun_of
+from videosynth.client.records import RecordError, frames_digest, read_record, rerun_of, same_frames
 
 EXIT_FAILED, EXIT_USAGE, EXIT_AUTH, EXIT_NETWORK, EXIT_THROTTLED = 1, 2, 3, 4, 5
 
@@ -137,18 +138,45 @@ def _saved_line(path: Path, task: Task | None) -> str:
     return f"{path}: {path.stat().st_size} bytes{_video_facts(path)}{seed}"
 
 
-def _prompt_and_record(prompt: str | None, from_record: Path | None) -> tuple[str, dict[str, Any]]:
+def _prompt_and_record(
+    prompt: str | None, from_record: Path | None
+) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    """The prompt, the record's options and the record itself (None without --from-record)."""
     if from_record is None:
         if prompt is None:
             raise _fail("a prompt is required (or --from-record FILE)", EXIT_USAGE)
-        return prompt, {}
+        return prompt, {}, None
     if prompt is not None:
         raise _fail("give a prompt or --from-record, not both: the record holds its prompt", EXIT_USAGE)
     try:
-        recorded_prompt, options = rerun_of(read_record(from_record))
+        record = read_record(from_record)
+        recorded_prompt, options = rerun_of(record)
     except RecordError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
-    return recorded_prompt, dict(options)
+    return recorded_prompt, dict(options), record
+
+
+# generate's options whose flag is not the option's own name
+_FLAGS = {"first_frame_url": "image", "last_frame_url": "last-image", "prompt_extend": "no-prompt-extend"}
+
+
+def _compare_frames(record: dict[str, Any], task: Task, overridden: list[str]) -> None:
+    """A rerun from a record says whether it made the record's very frames; other frames exit 1."""
+    if overridden:
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in overridden)
+        print(f"frames: not compared with the record ({flags} changed the recipe)")
+        return
+    same = same_frames(record, task.reproducibility)
+    if same is None:
+        print("frames: not compared (the record or the rerun holds no frames digest)")
+    elif same:
+        print(f"frames: identical to the record's (sha256 {frames_digest(record)})")
+    else:
+        raise _fail(
+            f"frames differ from the record's (sha256 {frames_digest(task.reproducibility)} ≠ "
+            f"{frames_digest(record)}): another checkpoint, library version, device or thread count?",
+            EXIT_FAILED,
+        )
 
 
 _IMAGE_TYPES = {
@@ -205,7 +233,7 @@ def generate(
     max_retries: MaxRetries = 4,
 ) -> None:
     """Make a video on a server: submit, follow its progress, download the mp4."""
-    prompt, recorded = _prompt_and_record(prompt, from_record)
+    prompt, recorded, record = _prompt_and_record(prompt, from_record)
     chosen: dict[str, Any] = {
         "model": model,
         "resolution": resolution,
@@ -232,6 +260,8 @@ def generate(
             task = client.wait(created.task_id, timeout=timeout, on_progress=display)
         target = client.download(task, output or Path(f"{task.task_id}.mp4"))
         print(_saved_line(target, task))
+    if record is not None:
+        _compare_frames(record, task, [_FLAGS.get(name, name) for name, value in chosen.items() if value is not None])
 
 
 @tasks_app.command("get")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
@@ -22,10 +23,13 @@ from tests.support.tasks import make_task
 from videosynth.backends.base import Backend, GenerationJob, RunContext
 from videosynth.backends.relay import RelayBackend
 from videosynth.domain.errors import InvalidParameter
+from videosynth.domain.plan import plan_generation
 from videosynth.domain.task import Task, TaskStatus
 from videosynth.media.encode import encode_mp4
+from videosynth.media.frames import fit_frames
 from videosynth.media.probe import probe
 from videosynth.media.thumbnails import SPRITE_TILE_WIDTH
+from videosynth.media.watermark import watermark
 from videosynth.prompting.base import ExtensionOutcome, PromptExtender
 from videosynth.prompting.extender import NoExtension
 from videosynth.registry import RelayEntry
@@ -168,7 +172,19 @@ def test_a_task_is_claimed_generated_encoded_stored_and_finished_with_its_usage(
     assert record["parameters"]["watermark"] is True and record["parameters"]["duration"] == 2
     assert "seed" not in record["parameters"] and "prompt" not in record["parameters"]
     assert record["generation"] == {"width": 80, "height": 48, "frames": 9, "fps": 4}
-    assert record["output"] == {"width": WIDTH, "height": HEIGHT, "frames": 8, "seconds": 2.0}
+    # The digest of the frames the encoder was given: the backend's, fitted and marked (the mp4 itself is lossy).
+    r, caps = task.request, FAKE_CAPABILITIES
+    plan = plan_generation(
+        r.width, r.height, r.duration, caps.fps, caps.spatial_multiple, caps.max_pixels, caps.temporal_factor
+    )
+    encoded = watermark(fit_frames(frames_for(job), plan))
+    assert record["output"] == {
+        "width": WIDTH,
+        "height": HEIGHT,
+        "frames": 8,
+        "seconds": 2.0,
+        "frames_sha256": hashlib.sha256(encoded.tobytes()).hexdigest(),
+    }
     assert record["backend"] == {"backend": "fake", "steps": 3, "device": "fake"}
     assert not any((harness.tmp_path / "scratch-w1").iterdir())  # the task's scratch folder is gone
     assert harness.finished("SUCCEEDED") == 1

@@ -18,6 +18,7 @@ from videosynth.client import (
     wire,
 )
 from videosynth.client.config import resolve_api_key, resolve_base_url
+from videosynth.client.records import frames_digest, same_frames
 from videosynth.client.waiting import StreamUnavailable, event_task, refusal
 
 
@@ -139,3 +140,16 @@ def test_base_url_and_key_from_arguments_or_the_environment(monkeypatch: pytest.
     assert "DASHSCOPE_API_KEY" in missing.value.message
     monkeypatch.setenv("DASHSCOPE_API_KEY", "sk-env")
     assert resolve_api_key(None) == "sk-env" and resolve_api_key("sk-arg") == "sk-arg"
+
+
+def test_a_rerun_is_compared_by_its_frames_digest() -> None:
+    record = {"output": {"frames_sha256": "ab" * 32}}
+    body = {"output": {"task_id": "t", "task_status": "SUCCEEDED", "reproducibility": record}}
+    task = wire.task_from_body(body)
+    assert task.reproducibility == record and frames_digest(record) == "ab" * 32
+    assert same_frames(record, task.reproducibility) is True
+    assert same_frames(record, {"output": {"frames_sha256": "cd" * 32}}) is False
+    # Nothing to compare: a record without a digest (an upstream's mp4), a rerun without a record, junk.
+    assert same_frames({"output": {"frames_sha256": None}}, record) is None
+    assert same_frames(record, None) is None and frames_digest({"output": "x"}) is None
+    assert wire.task_from_body({"output": {"task_id": "t", "reproducibility": "x"}}).reproducibility is None

@@ -15,7 +15,7 @@ from videosynth.media import encode as encode_module
 from videosynth.media import watermark as watermark_module
 from videosynth.media.encode import EncodeError, encode_mp4
 from videosynth.media.finished import RejectedVideo, check_finished
-from videosynth.media.frames import Frames, fit_frames, to_uint8
+from videosynth.media.frames import Frames, fit_frames, frames_digest, to_uint8
 from videosynth.media.probe import moov_before_mdat, probe
 from videosynth.media.watermark import watermark
 
@@ -52,6 +52,18 @@ def test_to_uint8_rounds_and_clips() -> None:
     values = np.array([-0.5, 0.0, 0.5 / 255, 0.499, 1.0, 1.5], dtype=np.float32).reshape(1, 1, 2, 3)
     assert to_uint8(values).ravel().tolist() == [0, 0, 0, 127, 255, 255]
     assert to_uint8(values).dtype == np.uint8
+
+
+def test_frames_digest_is_the_sha256_of_the_frames_bytes_whatever_their_layout() -> None:
+    import hashlib
+
+    frames = np.arange(2 * 4 * 6 * 3, dtype=np.uint8).reshape(2, 4, 6, 3)
+    assert frames_digest(frames) == hashlib.sha256(frames.tobytes()).hexdigest()
+    strided = np.ascontiguousarray(frames.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)  # same values, other layout
+    assert frames_digest(strided) == frames_digest(frames)
+    changed = frames.copy()
+    changed[1, 3, 5, 2] ^= 1  # one bit of one pixel
+    assert frames_digest(changed) != frames_digest(frames)
 
 
 def test_fit_frames_trims_to_output_frames() -> None:

@@ -70,6 +70,7 @@ class Task:
     code: str | None = None
     message: str | None = None
     usage: dict[str, Any] = field(default_factory=dict)
+    reproducibility: dict[str, Any] | None = None  # videosynth's record of how the video was made (SUCCEEDED)
 
     @property
     def finished(self) -> bool:

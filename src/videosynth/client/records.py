@@ -33,6 +33,19 @@ def read_record(path: Path) -> dict[str, Any]:
     return data
 
 
+def frames_digest(record: dict[str, Any] | None) -> str | None:
+    """The digest of the frames a record's video was encoded from (None: not recorded, e.g. an upstream's mp4)."""
+    output = record.get("output") if isinstance(record, dict) else None
+    digest = output.get("frames_sha256") if isinstance(output, dict) else None
+    return digest if isinstance(digest, str) else None
+
+
+def same_frames(record: dict[str, Any], rerun: dict[str, Any] | None) -> bool | None:
+    """Whether the rerun made exactly the record's frames; None when either side has no digest to compare."""
+    before, after = frames_digest(record), frames_digest(rerun)
+    return None if before is None or after is None else before == after
+
+
 def rerun_of(record: dict[str, Any]) -> tuple[str, VideoOptions]:
     """The prompt and options of the record's create."""
     body = record["create_body"]

@@ -70,6 +70,7 @@ def task_from_body(body: Any) -> Task:
         code=output.get("code"),
         message=output.get("message"),
         usage=dict(body.get("usage") or {}),
+        reproducibility=record if isinstance(record := output.get("reproducibility"), dict) else None,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,15 @@ def to_uint8(frames: npt.NDArray[np.floating[Any]]) -> Frames:
     np.rint(scaled, out=scaled)
     out: Frames = scaled.astype(np.uint8)
     return out
+
+
+def frames_digest(frames: Frames) -> str:
+    """SHA-256 of the frames' bytes (uint8 RGB, frame by frame, row by row): a rerun makes the same frames exactly
+    when the digests match, whatever the H.264 encoder does with them (libx264 is not bit-reproducible run to run)."""
+    digest = hashlib.sha256()
+    for frame in frames:  # one frame at a time: no second copy of a long video in memory
+        digest.update(np.ascontiguousarray(frame).data)
+    return digest.hexdigest()
 
 
 def fit_frames(frames: Frames, plan: GenerationPlan) -> Frames:

@@ -2,7 +2,8 @@
 
 Stored with the task (shown in its detail as ``output.reproducibility``) and as a JSON sidecar next to the video.
 A rerun with the record's model, seed, parameters and the prompt the model was given (``model_prompt``, with
-prompt extension off) on the same checkpoint, versions and device gives the same frames.
+prompt extension off) on the same checkpoint, versions and device gives the same frames: the same
+``output.frames_sha256``.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ def reproducibility_record(
     info: VideoInfo,
     recipe: Mapping[str, Any],
     seed: int | None = None,
+    frames_sha256: str | None = None,
 ) -> dict[str, Any]:
-    """``seed``: the one the video was made with when not the task's (an upstream's)."""
+    """``seed``: the one the video was made with when not the task's (an upstream's). ``frames_sha256``: the digest
+    of the frames handed to the encoder (media.frames.frames_digest); None when the backend made the mp4 itself."""
     request = task.request
     seed = task.seed if seed is None else seed
     return {
@@ -50,7 +53,13 @@ def reproducibility_record(
             "frames": plan.gen_frames,
             "fps": plan.fps,
         },
-        "output": {"width": info.width, "height": info.height, "frames": info.frames, "seconds": info.seconds},
+        "output": {
+            "width": info.width,
+            "height": info.height,
+            "frames": info.frames,
+            "seconds": info.seconds,
+            "frames_sha256": frames_sha256,  # the same frames again ⇔ the same digest (the mp4's bytes may differ)
+        },
         "backend": dict(recipe),
         # What `videosynth generate --from-record` sends: the same video, without a second prompt rewrite.
         "create_body": create_body(request, seed, _protocol(request.model), prompt=model_prompt, prompt_extend=False),

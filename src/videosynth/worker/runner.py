@@ -34,6 +34,7 @@ from videosynth.domain.request import GenerationRequest
 from videosynth.domain.task import Task, usage_for
 from videosynth.media.audio import AudioClip, decode_audio, fetch_audio
 from videosynth.media.fetch import InputField
+from videosynth.media.frames import frames_digest
 from videosynth.media.image import ImageLimits, InputImage, load_image
 from videosynth.media.probe import VideoInfo
 from videosynth.media.provenance import Claim, SigningIdentity, sign_mp4
@@ -105,6 +106,7 @@ class Generated:
     job: GenerationJob
     audio: AudioClip | None
     output: Frames | FinishedVideo
+    recipe: dict[str, Any]  # read on the thread that ran the backend, beside the run it describes
 
 
 class Worker:
@@ -222,7 +224,8 @@ class Worker:
         job = self._job(task, prompt, plan, first, last)
         with self._metrics.timed("generate", request.model):
             output = self._backend.run(job, context)
-        return Generated(task, beat, held, scratch, prompt, outcome, request, plan, job, audio, output)
+        recipe = self._backend.recipe(job)
+        return Generated(task, beat, held, scratch, prompt, outcome, request, plan, job, audio, output, recipe)
 
     def _finish(self, made: Generated) -> None:
         """The CPU work of a denoised task and its end; then its heartbeat stops and its scratch goes."""
@@ -299,8 +302,9 @@ class Worker:
             _actual_prompt(made.outcome, upstream),
             made.plan,
             video.info,
-            self._backend.recipe(made.job),
+            made.recipe,
             upstream.seed if upstream is not None else None,  # the upstream's seed made its video
+            frames_digest(video.frames) if video.frames is not None else None,
         )
         self._store_record(task, record, scratch)
         return Rendered(key, video.info, made.request, upstream, record)
