@@ -94,13 +94,15 @@ def worker(
         str | None, typer.Option(help="Registry entry or public name to serve (default: the default).")
     ] = None,
 ) -> None:
-    """Run one worker: claim tasks, generate, store results. One per GPU."""
+    """Run one worker: claim tasks, generate, store results. One per GPU, or one per group of GPUs under torchrun."""
+    from videosynth.backends.ranks import Ranks
     from videosynth.worker.process import run_worker
 
     settings = _settings()
     if device:
         settings = settings.model_copy(update={"device": device})
-    compose.prepare_database(settings, auto_migrate=not no_migrate)
+    if Ranks.from_environment().leader:  # a follower rank of a multi-GPU worker touches no database
+        compose.prepare_database(settings, auto_migrate=not no_migrate)
     run_worker(settings, model)
 
 

@@ -49,7 +49,7 @@ from videosynth.domain.plan import frames_for
 from videosynth.registry import I2V_ARCHS, WanEntry, demo_arch, registry_for_settings, wan_entry
 from videosynth.settings import Settings
 
-__all__ = ["UnsupportedJob", "WanGenerator", "resolve_device", "resolve_dtype"]
+__all__ = ["UnsupportedJob", "WanGenerator", "resolve_checkpoint", "resolve_device", "resolve_dtype"]
 
 log = logging.getLogger(__name__)
 DEFAULT_SECONDS = 5  # the API's default duration: the clip length a warm-up compiles for
@@ -95,7 +95,7 @@ class WanGenerator:
             torch.set_num_threads(settings.torch_threads)
         device = resolve_device(settings.device)
         dtype = resolve_dtype(settings.dtype if settings.dtype != "auto" else entry.dtype, device)
-        checkpoint = _checkpoint(entry, settings)
+        checkpoint = resolve_checkpoint(entry, settings)
         pipe = load_pipeline(checkpoint, dtype, entry.arch)
         generator = cls.from_pipeline(pipe, entry, settings, device)
         generator.checkpoint = checkpoint
@@ -289,7 +289,8 @@ class WanGenerator:
         return self._schedulers[shift]
 
 
-def _checkpoint(entry: WanEntry, settings: Settings) -> str:
+def resolve_checkpoint(entry: WanEntry, settings: Settings) -> str:
+    """The entry's checkpoint: its folder or hub id; a demo one is built into the data dir first if missing."""
     if entry.is_demo:
         from videosynth.backends.tiny import ensure_demo_checkpoint
 

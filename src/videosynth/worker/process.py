@@ -13,10 +13,12 @@ from prometheus_client import CollectorRegistry
 from videosynth import compose
 from videosynth.backends.base import Backend
 from videosynth.backends.factories import build_backend
+from videosynth.backends.ranks import Leader, Ranks, follow, join_group
+from videosynth.backends.wan import WanGenerator, resolve_checkpoint
 from videosynth.media.image import ImageLimits
 from videosynth.media.provenance import SigningIdentity
 from videosynth.prompting.factory import build_extender, preload
-from videosynth.registry import registry_for_settings
+from videosynth.registry import ModelEntry, WanEntry, registry_for_settings
 from videosynth.settings import Settings
 from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
@@ -33,7 +35,7 @@ def build_worker(
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     registry = registry_for_settings(settings)
-    entry = registry.entry_for(model) if model else registry.default_entry()
+    entry = _entry(settings, model)
     # The backend the registry names for the entry; a model is loaded once, before the first claim, and stays.
     metrics_registry = CollectorRegistry()  # the worker's metrics and its backend's (a relay's upstream requests)
     backend = build_backend(settings, entry, metrics_registry)
@@ -77,15 +79,22 @@ def signing_identity(settings: Settings) -> SigningIdentity | None:
 
 
 def run_worker(settings: Settings, model: str | None = None) -> None:
-    worker = build_worker(settings, model)
+    """Run a worker until it has drained: one process, or, under torchrun, one rank of a multi-GPU worker."""
+    ranks = Ranks.from_environment()
+    if ranks.world_size > 1:
+        run_ranked_worker(settings, model, ranks)
+    else:
+        _run(build_worker(settings, model), settings.drain_grace_s)
 
+
+def _run(worker: Worker, drain_grace_s: float) -> None:
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         # First SIGTERM/SIGINT: drain (finish the current task, claim no more) for up to drain_grace_s, then give
         # the task back. A second signal gives it back at once.
         if worker.stop.is_set():
             worker.abort.set()
         else:
-            timer = threading.Timer(settings.drain_grace_s, worker.abort.set)
+            timer = threading.Timer(drain_grace_s, worker.abort.set)
             timer.daemon = True
             timer.start()
         worker.stop.set()
@@ -94,3 +103,47 @@ def run_worker(settings: Settings, model: str | None = None) -> None:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     worker.run()
+
+
+def run_ranked_worker(settings: Settings, model: str | None, ranks: Ranks) -> None:
+    """One rank of a worker that splits each video across ``ranks.world_size`` GPUs (backends/ranks.py): rank 0
+    claims and finishes tasks; the others only follow its generations. Started by ``torchrun --nproc-per-node N``."""
+    entry = _entry(settings, model)
+    if not isinstance(entry, WanEntry) or entry.ulysses_degree != ranks.world_size:
+        degree = entry.ulysses_degree if isinstance(entry, WanEntry) else 1
+        raise SystemExit(
+            f"a worker of {ranks.world_size} ranks serves a Wan entry with ulysses_degree = {ranks.world_size}; "
+            f"{entry.name!r} has {degree}"
+        )
+    device = ranks.device(settings.device)
+    settings = settings.model_copy(update={"device": device})
+    # Before the group exists: inside one, transformers writes a checkpoint's files from rank 0 only, and a demo
+    # model that another rank saved would lack its text encoder.
+    resolve_checkpoint(entry, settings)
+    group = join_group(ranks, device)
+    log.info("worker rank", extra={"rank": ranks.rank, "world_size": ranks.world_size, "device": device})
+    if not ranks.leader:
+        # The leader drains the group: a signal here would leave it waiting in a collective.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        generator = build_backend(settings, entry, CollectorRegistry())
+        assert isinstance(generator, WanGenerator)  # a WanEntry's backend
+        jobs = follow(generator.generate, group)
+        log.info("follower done", extra={"rank": ranks.rank, "jobs": jobs})
+        return
+    leaders: list[Leader] = []
+
+    def lead(backend: Backend) -> Backend:
+        leaders.append(Leader(backend, group, ranks.world_size))
+        return leaders[0]
+
+    worker = build_worker(settings, model, instrument=lead)
+    try:
+        _run(worker, settings.drain_grace_s)
+    finally:
+        leaders[0].close()
+
+
+def _entry(settings: Settings, model: str | None) -> ModelEntry:
+    registry = registry_for_settings(settings)
+    return registry.entry_for(model) if model else registry.default_entry()

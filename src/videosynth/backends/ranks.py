@@ -1,0 +1,143 @@
+"""One video on several GPUs: a worker of N ranks (started by torchrun), rank 0 claiming tasks, the others following.
+
+Every rank holds the whole pipeline; diffusers' context parallelism (backends.parallel) splits each forward's
+tokens across the ranks, so every denoising step is a collective and all ranks must run the same job, step for
+step. Rank 0 (the leader) runs the ordinary worker with its backend wrapped in :class:`Leader`: before a job it
+sends the job to the followers, and after every step it tells them whether to go on, so a cancel, a lost lease or
+a drain that aborts the leader's run aborts theirs at the same step and no rank is left waiting in a collective.
+The followers (:func:`follow`) touch no database, store or network; they take jobs until the leader sends the end.
+Control messages go over a CPU (gloo) group of their own, off the GPUs' streams. torch is imported inside
+functions only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from videosynth.backends.base import (
+    Backend,
+    Capabilities,
+    FinishedVideo,
+    Frames,
+    GenerationAborted,
+    GenerationJob,
+    RunContext,
+    StepCallback,
+)
+
+log = logging.getLogger(__name__)
+
+_GO, _ABORT, _END = "go", "abort", "end"  # what the leader says after a step, or instead of a job
+
+
+@dataclass(frozen=True)
+class Ranks:
+    """This process's place in a torchrun group (``torchrun`` sets RANK, LOCAL_RANK and WORLD_SIZE)."""
+
+    rank: int
+    local_rank: int
+    world_size: int
+
+    @classmethod
+    def from_environment(cls) -> Ranks:
+        env = os.environ
+        return cls(int(env.get("RANK", "0")), int(env.get("LOCAL_RANK", "0")), int(env.get("WORLD_SIZE", "1")))
+
+    @property
+    def leader(self) -> bool:
+        return self.rank == 0
+
+    def device(self, configured: str) -> str:
+        """The rank's own GPU for ``auto``/``cuda`` (cuda:LOCAL_RANK); anything else as configured."""
+        import torch
+
+        if configured in ("auto", "cuda") and torch.cuda.is_available():
+            return f"cuda:{self.local_rank}"
+        return "cpu" if configured == "auto" else configured
+
+
+def join_group(ranks: Ranks, device: str) -> Any:
+    """Join the torchrun group (NCCL between GPUs, gloo on CPU) and return the CPU group for control messages."""
+    import torch
+    import torch.distributed as dist
+
+    if device.startswith("cuda"):
+        torch.cuda.set_device(device)
+    else:
+        # diffusers 0.42 puts a rank on device `rank % torch.accelerator.device_count()`, 0 on a CPU-only torch:
+        # the ranks of a CPU worker (tests, demos) share the one CPU "device".
+        torch.accelerator.device_count = lambda: 1
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
+    return dist.new_group(backend="gloo")
+
+
+def _send(message: Any, group: Any) -> None:
+    import torch.distributed as dist
+
+    dist.broadcast_object_list([message], src=0, group=group)
+
+
+def _receive(group: Any) -> Any:
+    import torch.distributed as dist
+
+    box: list[Any] = [None]
+    dist.broadcast_object_list(box, src=0, group=group)
+    return box[0]
+
+
+class Leader:
+    """Rank 0's backend: the local generator, with the followers kept in step (see the module's docstring)."""
+
+    def __init__(self, inner: Backend, group: Any, world_size: int) -> None:
+        self._inner, self._group, self._world_size = inner, group, world_size
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._inner.capabilities
+
+    @property
+    def device(self) -> str:
+        return self._inner.device
+
+    def recipe(self, job: GenerationJob) -> dict[str, Any]:
+        return self._inner.recipe(job) | {"ranks": self._world_size}
+
+    def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
+        _send(job, self._group)
+
+        def on_step(step: int, total: int) -> None:
+            try:
+                context.on_step(step, total)
+            except BaseException:
+                _send(_ABORT, self._group)  # the followers leave their run at this very step too
+                raise
+            _send(_GO, self._group)
+
+        return self._inner.run(job, replace(context, on_step=on_step))
+
+    def close(self) -> None:
+        """Let the followers go (the worker has drained)."""
+        _send(_END, self._group)
+
+
+def follow(generate: Callable[[GenerationJob, StepCallback], Any], group: Any) -> int:
+    """A follower rank's life: run each job the leader sends, step for step with it; the number of jobs run."""
+    jobs = 0
+
+    def on_step(_step: int, _total: int) -> None:
+        if _receive(group) == _ABORT:
+            raise GenerationAborted()
+
+    while isinstance(job := _receive(group), GenerationJob):  # else the end
+        jobs += 1
+        try:
+            generate(job, on_step)
+        except GenerationAborted:
+            log.info("follower aborted its run with the leader's")
+        except Exception:  # the same job fails alike on every rank (a bad size…): the leader reports it
+            log.exception("follower run failed")
+    return jobs
