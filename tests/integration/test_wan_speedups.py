@@ -72,3 +72,31 @@ def test_compiled_transformer_gives_the_eager_frames() -> None:
     assert seconds > 0 and compiled_generator.warmup_s == seconds
     delta = np.abs(compiled.astype(np.int16) - eager.astype(np.int16))
     assert int(delta.max()) <= 2, int(delta.max())
+
+
+def test_a_bf16_channels_last_vae_decodes_close_to_the_float32_one() -> None:
+    import torch
+
+    from videosynth.bench.quality import psnr_db, ssim
+
+    exact, _ = _frames_and_full_forwards(_generator(_entry()))
+    layout = _generator(_entry(vae_channels_last=True))
+    conv = next(m for m in layout.pipe.vae.modules() if isinstance(m, torch.nn.Conv3d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last_3d)
+    reordered, _ = _frames_and_full_forwards(layout)
+    assert int(np.abs(reordered.astype(np.int16) - exact.astype(np.int16)).max()) <= 1  # the same arithmetic
+    fast = _generator(_entry(vae_dtype="bfloat16", vae_channels_last=True))
+    assert fast.pipe.vae.dtype == torch.bfloat16 and fast.pipe.transformer.dtype == torch.float32
+    decoded, _ = _frames_and_full_forwards(fast)
+    assert decoded.shape == exact.shape and not np.array_equal(decoded, exact)  # bf16 rounds…
+    assert psnr_db(decoded, exact) >= 30 and ssim(decoded, exact) >= 0.95  # …within the fast mode's gate here
+    recipe = fast.recipe(JOB)
+    assert (recipe["vae_dtype"], recipe["vae_channels_last"], recipe["dtype"]) == ("bfloat16", True, "float32")
+
+
+def test_the_registry_names_the_vae_dtypes_it_takes() -> None:
+    body = {"models": {"m": {"checkpoint": "demo:wan2.1", "vae_dtype": "bfloat16", "vae_channels_last": True}}}
+    entry = wan_entry(parse_registry(body, "r.toml").models["m"])
+    assert (entry.vae_dtype, entry.vae_channels_last) == ("bfloat16", True)
+    with pytest.raises(RegistryError, match="vae_dtype must be one of float32, bfloat16, float16, got 'int8'"):
+        parse_registry({"models": {"m": {"checkpoint": "demo:wan2.1", "vae_dtype": "int8"}}}, "r.toml")

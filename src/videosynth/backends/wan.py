@@ -164,6 +164,8 @@ class WanGenerator:
             "fast_cache_threshold": entry.fast_cache_threshold,  # None: the exact path
             "compiled": entry.compile,
             "ulysses_degree": entry.ulysses_degree,
+            "vae_dtype": str(pipe.vae.dtype).removeprefix("torch."),
+            "vae_channels_last": entry.vae_channels_last,
             "torch_threads": torch.get_num_threads(),
             "noise": "torch.Generator('cpu').manual_seed(seed)",
             "versions": library_versions("diffusers", "transformers", "torch"),

@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from videosynth.backends.base import Capabilities
+from videosynth.backends.vae import configure_vae
 from videosynth.registry import I2V_ARCHS, IMAGE_ARCHS, WanEntry
 
 if TYPE_CHECKING:
@@ -96,6 +97,7 @@ def place(pipe: Any, device: str, entry: WanEntry) -> None:
     """Put the pipeline on ``device`` in the entry's memory mode (design.md §7: keep everything resident by default)."""
     if entry.vae_tiling:
         pipe.vae.enable_tiling()
+    configure_vae(pipe.vae, entry.vae_dtype, entry.vae_channels_last)
     if entry.memory == "gpu" or device == "cpu":
         if entry.memory != "gpu":
             log.warning("memory mode needs an accelerator; keeping the model on the CPU", extra={"model": entry.name})

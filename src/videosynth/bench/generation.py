@@ -188,10 +188,29 @@ def _bench_model(
         "videosynth", ours, pipe, device, case, _Reference("stock", stock_row, stock_frames)
     )
     ours_row = replace(ours_row, attention=chosen)
+    exact = _Reference("exact", ours_row, ours_frames)
+    vae_row = _vae_row(ours, pipe, device, case, exact)
     if compiled:  # the cache's per-step decision is a graph break inside the compiled blocks
-        return [stock_row, ours_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
-    fast_row = _fast_row(ours, models, pipe, device, case, _Reference("exact", ours_row, ours_frames))
-    return [stock_row, ours_row, fast_row], notes
+        return [stock_row, ours_row, vae_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
+    fast_row = _fast_row(ours, models, pipe, device, case, exact)
+    return [stock_row, ours_row, vae_row, fast_row], notes
+
+
+def _vae_row(
+    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
+    pipe: Any,
+    device: str,
+    case: _Case,
+    exact: _Reference,
+) -> RunRow:
+    """Our run with a bf16, channels_last_3d copy of the VAE (registry: vae_dtype, vae_channels_last): its decode
+    time and its frames against the float32 decode, offered or not by the fast mode's gate."""
+    from videosynth.backends.vae import vae_variant
+
+    with vae_variant(pipe, "bfloat16", channels_last=True):
+        row, frames = _measure("videosynth bf16 VAE", ours, pipe, device, case, exact)
+    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
+    return replace(row, attention=exact.row.attention, offered=offered)
 
 
 def _fast_row(

@@ -50,6 +50,9 @@ def _defaults_text(entry: WanEntry) -> str:
     if entry.vae_tiling:
         parts.append("VAE tiling")
     parts.append(f"dtype {entry.dtype}")
+    if entry.vae_dtype != "float32" or entry.vae_channels_last:
+        layout = " channels_last_3d" if entry.vae_channels_last else ""
+        parts.append(f"VAE {entry.vae_dtype}{layout}")
     if entry.fast_cache_threshold is not None:
         parts.append(f"fast mode (first-block cache {entry.fast_cache_threshold:g})")
     if entry.compile:

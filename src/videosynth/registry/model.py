@@ -21,6 +21,8 @@ I2V_ARCHS: tuple[str, ...] = ("wan2.1-i2v", "wan2.2-i2v-a14b")
 IMAGE_ARCHS: tuple[str, ...] = (*I2V_ARCHS, "wan2.2-ti2v")
 MEMORY_MODES: tuple[str, ...] = get_args(Memory)
 DTYPES: tuple[str, ...] = get_args(Dtype)
+VaeDtype = Literal["float32", "bfloat16", "float16"]
+VAE_DTYPES: tuple[str, ...] = get_args(VaeDtype)
 DEMO_PREFIX = "demo:"  # checkpoint "demo:<arch>": a tiny random-weight model built on first use
 WAN_BACKEND = "wan"  # local Wan weights through diffusers: the backend of an entry that names none
 
@@ -109,6 +111,8 @@ class WanEntry:
     fast_cache_threshold: float | None = None
     compile: bool = False
     ulysses_degree: int = 1  # >1: split each video across this many GPUs (one torch.distributed rank each)
+    vae_dtype: VaeDtype = "float32"  # bfloat16/float16: a faster decode, a few levels of rounding (not exact)
+    vae_channels_last: bool = False  # channels_last_3d layout for the VAE's 3-D convolutions
     description: str = ""
 
     @property

@@ -12,6 +12,7 @@ from videosynth.registry.model import (
     DTYPES,
     MEMORY_MODES,
     TWO_EXPERT_ARCHS,
+    VAE_DTYPES,
     ArchDefaults,
     RegistryError,
     Size,
@@ -42,6 +43,8 @@ WAN_KEYS: Mapping[str, type] = {
     "fast_cache_threshold": float,
     "compile": bool,
     "ulysses_degree": int,
+    "vae_dtype": str,
+    "vae_channels_last": bool,
 }
 # Above this the first-block cache skips so many steps that frames drift visibly (bench/quality.py's gate).
 MAX_FAST_CACHE_THRESHOLD = 0.1
@@ -108,6 +111,8 @@ def _value_problem(entry: WanEntry) -> str | None:
         return "fast_cache_threshold and compile do not combine; choose one"
     if entry.dtype not in DTYPES:
         return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
+    if entry.vae_dtype not in VAE_DTYPES:
+        return f"vae_dtype must be one of {', '.join(VAE_DTYPES)}, got {entry.vae_dtype!r}"
     return None
 
 
