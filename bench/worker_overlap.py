@@ -25,11 +25,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from videosynth.backends.base import Backend, Capabilities, FinishedVideo, Frames, GenerationJob, RunContext
+from videosynth.backends.base import Backend, FinishedVideo, Frames, GenerationJob, RunContext, WrappedBackend
 from videosynth.compose import prepare_database, stores
 from videosynth.domain.catalog import WAN27_SIZES
 from videosynth.domain.request import GenerationRequest
@@ -41,28 +40,17 @@ from videosynth.worker.process import build_worker
 MODEL = "wan2.7-t2v"
 
 
-class TimedBackend:
+class TimedBackend(WrappedBackend):
     """The backend, with the wall-clock span of each run() recorded."""
 
     def __init__(self, inner: Backend) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self.spans: list[tuple[float, float]] = []
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._inner.capabilities
-
-    @property
-    def device(self) -> str:
-        return self._inner.device
-
-    def recipe(self, job: GenerationJob) -> dict[str, Any]:
-        return self._inner.recipe(job)
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
         started = time.monotonic()
         try:
-            return self._inner.run(job, context)
+            return self.inner.run(job, context)
         finally:
             self.spans.append((started, time.monotonic()))
 

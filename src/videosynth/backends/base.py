@@ -110,6 +110,27 @@ class Backend(Protocol):
         ...
 
 
+class WrappedBackend:
+    """A backend that hands everything to ``inner``: subclasses change only what they add to (run, recipe)."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.inner.capabilities
+
+    @property
+    def device(self) -> str:
+        return self.inner.device
+
+    def recipe(self, job: GenerationJob) -> dict[str, Any]:
+        return self.inner.recipe(job)
+
+    def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
+        return self.inner.run(job, context)
+
+
 def library_versions(*distributions: str) -> dict[str, str | None]:
     """Installed versions of videosynth and the given distributions (None: not installed), for records."""
     from importlib.metadata import PackageNotFoundError, version

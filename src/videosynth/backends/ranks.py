@@ -20,13 +20,13 @@ from typing import Any
 
 from videosynth.backends.base import (
     Backend,
-    Capabilities,
     FinishedVideo,
     Frames,
     GenerationAborted,
     GenerationJob,
     RunContext,
     StepCallback,
+    WrappedBackend,
 )
 
 log = logging.getLogger(__name__)
@@ -89,22 +89,15 @@ def _receive(group: Any) -> Any:
     return box[0]
 
 
-class Leader:
+class Leader(WrappedBackend):
     """Rank 0's backend: the local generator, with the followers kept in step (see the module's docstring)."""
 
     def __init__(self, inner: Backend, group: Any, world_size: int) -> None:
-        self._inner, self._group, self._world_size = inner, group, world_size
-
-    @property
-    def capabilities(self) -> Capabilities:
-        return self._inner.capabilities
-
-    @property
-    def device(self) -> str:
-        return self._inner.device
+        super().__init__(inner)
+        self._group, self._world_size = group, world_size
 
     def recipe(self, job: GenerationJob) -> dict[str, Any]:
-        return self._inner.recipe(job) | {"ranks": self._world_size}
+        return self.inner.recipe(job) | {"ranks": self._world_size}
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
         _send(job, self._group)
@@ -117,7 +110,7 @@ class Leader:
                 raise
             _send(_GO, self._group)
 
-        return self._inner.run(job, replace(context, on_step=on_step))
+        return self.inner.run(job, replace(context, on_step=on_step))
 
     def close(self) -> None:
         """Let the followers go (the worker has drained)."""

@@ -14,7 +14,6 @@ from videosynth import compose
 from videosynth.backends.base import Backend
 from videosynth.backends.factories import build_backend
 from videosynth.backends.ranks import Leader, Ranks, follow, join_group
-from videosynth.backends.wan import WanGenerator, resolve_checkpoint
 from videosynth.media.image import ImageLimits
 from videosynth.media.provenance import SigningIdentity
 from videosynth.prompting.factory import build_extender, preload
@@ -108,6 +107,8 @@ def _run(worker: Worker, drain_grace_s: float) -> None:
 def run_ranked_worker(settings: Settings, model: str | None, ranks: Ranks) -> None:
     """One rank of a worker that splits each video across ``ranks.world_size`` GPUs (backends/ranks.py): rank 0
     claims and finishes tasks; the others only follow its generations. Started by ``torchrun --nproc-per-node N``."""
+    from videosynth.backends.wan import WanGenerator, resolve_checkpoint  # here: a relay worker loads no torch
+
     entry = _entry(settings, model)
     if not isinstance(entry, WanEntry) or entry.ulysses_degree != ranks.world_size:
         degree = entry.ulysses_degree if isinstance(entry, WanEntry) else 1
