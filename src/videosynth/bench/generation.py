@@ -393,3 +393,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "python bench/generation
     options = parse_args(argv, prog)
     print(report(options, f"{prog} {shlex.join(argv)}"), flush=True)
     return 0
+
+
+if __name__ == "__main__":  # python -m videosynth.bench.generation (bench/device/run.sh)
+    raise SystemExit(main(prog="python -m videosynth.bench.generation"))
