@@ -202,6 +202,32 @@ def models_check(
     typer.echo("\n".join(report.lines()))
 
 
+@models_app.command("calibrate")
+def models_calibrate(
+    name: Annotated[str, typer.Argument(help="A public model name or a registry entry name.")],
+    prompt: Annotated[str, typer.Option(help="What the calibration video shows.")] = "a red fox runs through snow",
+    seed: Annotated[int, typer.Option(help="Its seed.")] = 0,
+) -> None:
+    """Measure a checkpoint's MagCache ratios (one full generation) and print them as registry lines."""
+    from videosynth.backends.check import calibrate_model
+    from videosynth.domain.errors import ModelNotFound
+    from videosynth.registry import RegistryError
+
+    settings = _settings()
+    try:
+        entry, ratios = calibrate_model(settings, name, prompt, seed)
+    except ModelNotFound:
+        typer.echo(f"no model {name!r} in the registry; see `videosynth models list`", err=True)
+        raise typer.Exit(1) from None
+    except (RegistryError, OSError) as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"# MagCache ratios of {entry.checkpoint} over {entry.steps} steps (fast mode; not exact)")
+    typer.echo(f"[models.{entry.name!r}]".replace("'", '"'))
+    typer.echo(f"mag_cache_ratios = [{', '.join(f'{r:.5f}' for r in ratios)}]")
+    typer.echo(f"mag_cache_threshold = {entry.mag_cache_threshold:g}")
+
+
 @models_app.command("build-tiny")
 def models_build_tiny(
     directory: Annotated[Path, typer.Argument(help="Output folder.")],

@@ -244,6 +244,24 @@ def test_cli_models_check_generates_and_reports(cli_env: Path) -> None:
     assert "no model 'sora-2'" in missing.output
 
 
+def test_cli_models_calibrate_prints_registry_lines_that_parse(cli_env: Path) -> None:
+    import tomllib
+
+    from videosynth.registry import parse_registry, wan_entry
+
+    result = CliRunner().invoke(app, ["models", "calibrate", "wan2.7-t2v"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.strip().splitlines()
+    assert lines[-4] == "# MagCache ratios of demo:wan2.1 over 4 steps (fast mode; not exact)"
+    table = tomllib.loads("\n".join(lines[-3:]))
+    ratios = table["models"]["demo"]["mag_cache_ratios"]
+    assert len(ratios) == 4 and ratios[0] == 1.0 and table["models"]["demo"]["mag_cache_threshold"] == 0.06
+    body = {"models": {"demo": {"checkpoint": "demo:wan2.1", **table["models"]["demo"]}}}
+    assert wan_entry(parse_registry(body, "pasted.toml").models["demo"]).mag_cache_ratios == tuple(ratios)
+    missing = CliRunner().invoke(app, ["models", "calibrate", "sora-2"])
+    assert missing.exit_code == 1 and "no model 'sora-2'" in missing.output
+
+
 def test_random_builds_keep_the_precision_from_pretrained_gives(checkpoints: dict[str, Path]) -> None:
     # The benchmark builds full-size models in memory instead of loading them: same dtypes, same arithmetic.
     import torch

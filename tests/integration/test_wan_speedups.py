@@ -100,3 +100,65 @@ def test_the_registry_names_the_vae_dtypes_it_takes() -> None:
     assert (entry.vae_dtype, entry.vae_channels_last) == ("bfloat16", True)
     with pytest.raises(RegistryError, match="vae_dtype must be one of float32, bfloat16, float16, got 'int8'"):
         parse_registry({"models": {"m": {"checkpoint": "demo:wan2.1", "vae_dtype": "int8"}}}, "r.toml")
+
+
+def test_mag_cache_calibrates_the_checkpoint_then_skips_steps_with_its_ratios() -> None:
+    from videosynth.backends.step_cache import calibrate_mag_cache
+
+    steps = 6
+    exact_generator = _generator(_entry(steps=steps))
+    exact, exact_forwards = _frames_and_full_forwards(exact_generator)
+    ratios = calibrate_mag_cache(
+        exact_generator.pipe.transformer, steps, lambda: exact_generator.generate(JOB, lambda _s, _t: None)
+    )
+    assert len(ratios) == steps and ratios[0] == 1.0 and all(r > 0 for r in ratios)
+    assert not exact_generator.pipe.transformer.is_cache_enabled  # calibration leaves the exact path as it was
+    again, _ = _frames_and_full_forwards(exact_generator)
+    assert np.array_equal(again, exact)
+
+    fast_generator = _generator(_entry(steps=steps, mag_cache_ratios=tuple(ratios), mag_cache_threshold=0.2))
+    fast, fast_forwards = _frames_and_full_forwards(fast_generator)
+    assert exact_forwards == steps and 1 <= fast_forwards < steps  # retention keeps the first; then it skips
+    assert fast.shape == exact.shape and not np.array_equal(fast, exact)
+    assert fast_generator.recipe(JOB)["mag_cache"] == {"threshold": 0.2, "ratios": ratios}
+
+
+@pytest.mark.parametrize("cache", [{"fast_cache_threshold": 1e6}, {"mag_cache_ratios": (1.0,) * 4}])
+def test_a_run_aborted_mid_way_leaves_no_cache_state_to_the_next(cache: dict[str, object]) -> None:
+    from videosynth.backends.base import GenerationAborted
+
+    entry = _entry(steps=4, **cache)
+    clean, _ = _frames_and_full_forwards(_generator(entry))
+    generator = _generator(entry)
+
+    def abort(step: int, _total: int) -> None:
+        if step == 2:
+            raise GenerationAborted()
+
+    with pytest.raises(GenerationAborted):
+        generator.generate(replace(JOB, seed=99), abort)  # leaves the cache's residuals and step count behind
+    after, _ = _frames_and_full_forwards(generator)
+    assert np.array_equal(after, clean)
+
+
+def test_the_registry_takes_mag_cache_ratios_only_where_they_work() -> None:
+    def parse(**model: object) -> WanEntry:
+        return wan_entry(
+            parse_registry({"models": {"m": {"checkpoint": "demo:wan2.1", **model}}}, "r.toml").models["m"]
+        )
+
+    entry = parse(mag_cache_ratios=[1, 1.02, 0.98], mag_cache_threshold=0.1)
+    assert (entry.mag_cache_ratios, entry.mag_cache_threshold) == ((1.0, 1.02, 0.98), 0.1)
+    assert parse().mag_cache_ratios == ()  # off by default: the exact path
+    refusals = {
+        "mag_cache_ratios must all be > 0": {"mag_cache_ratios": [1.0, 0.0]},
+        r"mag_cache_threshold must be in \(0, 0.2\]": {"mag_cache_ratios": [1.0], "mag_cache_threshold": 0.5},
+        "do not combine with fast_cache_threshold or compile": {"mag_cache_ratios": [1.0], "compile": True},
+        "must be a number": {"mag_cache_ratios": ["x"]},
+    }
+    for message, model in refusals.items():
+        with pytest.raises(RegistryError, match=message):
+            parse(**model)
+    two_experts = {"checkpoint": "demo:wan2.2-a14b", "mag_cache_ratios": [1.0]}
+    with pytest.raises(RegistryError, match="MagCache needs one transformer"):
+        parse_registry({"models": {"m": two_experts}}, "r.toml")

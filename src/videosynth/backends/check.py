@@ -78,3 +78,25 @@ def _peak_memory(device: str) -> tuple[int, str]:
     # ru_maxrss is KiB on Linux, bytes on macOS.
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss if sys.platform == "darwin" else rss * 1024, "process RSS"
+
+
+def calibrate_model(settings: Settings, name: str, prompt: str, seed: int = 0) -> tuple[WanEntry, list[float]]:
+    """MagCache's magnitude ratios of ``name``'s checkpoint: one generation of its steps at its first native size,
+    with nothing skipped (an entry's own cache is off for it). Paste them as its ``mag_cache_ratios``."""
+    from videosynth.backends.step_cache import calibrate_mag_cache
+    from videosynth.backends.wan import DEFAULT_SECONDS, WanGenerator
+    from videosynth.backends.wan_pipeline import transformers
+    from videosynth.registry import TWO_EXPERT_ARCHS, RegistryError
+
+    entry = wan_entry(registry_for_settings(settings).entry_for(name))
+    if entry.arch in TWO_EXPERT_ARCHS:
+        raise RegistryError(f"MagCache needs one transformer; {entry.name!r} ({entry.arch}) has two experts")
+    exact = replace(entry, mag_cache_ratios=(), fast_cache_threshold=None, compile=False)
+    generator = WanGenerator.from_entry(exact, settings)
+    width, height = _check_size(entry)
+    frames = frames_for(entry.fps * DEFAULT_SECONDS, entry.temporal_factor)  # the clip most tasks ask for
+    frames = min(frames, entry.max_frames or frames)
+    job = GenerationJob(prompt, "", width, height, frames, seed=seed)
+    [model] = transformers(generator.pipe)
+    ratios = calibrate_mag_cache(model, entry.steps, lambda: generator.generate(job, lambda _step, _total: None))
+    return entry, ratios

@@ -33,7 +33,7 @@ from videosynth.backends.checkpoint_hash import checkpoint_sha256
 from videosynth.backends.compiled import compile_blocks
 from videosynth.backends.guidance import batched_guidance
 from videosynth.backends.parallel import PARALLEL_SAFE, enable_context_parallel
-from videosynth.backends.step_cache import enable_first_block_cache
+from videosynth.backends.step_cache import enable_first_block_cache, enable_mag_cache, reset_caches
 from videosynth.backends.wan_pipeline import (
     capabilities,
     fit_to_entry,
@@ -117,6 +117,8 @@ class WanGenerator:
             enable_context_parallel(models, entry.ulysses_degree)
         if entry.fast_cache_threshold is not None:
             enable_first_block_cache(models, entry.fast_cache_threshold)
+        if entry.mag_cache_ratios:
+            enable_mag_cache(models, entry.mag_cache_ratios, entry.mag_cache_threshold, entry.steps)
         if entry.compile:
             compile_blocks(models)
         return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device, attention=attention)
@@ -161,7 +163,10 @@ class WanGenerator:
             "dtype": str(pipe.transformer.dtype).removeprefix("torch."),
             "device": self.device,
             "attention": self.attention.backend,
-            "fast_cache_threshold": entry.fast_cache_threshold,  # None: the exact path
+            "fast_cache_threshold": entry.fast_cache_threshold,  # None (and no MagCache): the exact path
+            "mag_cache": {"threshold": entry.mag_cache_threshold, "ratios": list(entry.mag_cache_ratios)}
+            if entry.mag_cache_ratios
+            else None,
             "compiled": entry.compile,
             "ulysses_degree": entry.ulysses_degree,
             "vae_dtype": str(pipe.vae.dtype).removeprefix("torch."),
@@ -183,6 +188,7 @@ class WanGenerator:
 
         pipe = self.pipeline_for(job)
         pipe.scheduler = self.scheduler_for(job.width, job.height)
+        reset_caches(transformers(pipe))
         kwargs = self.pipeline_kwargs(job)
         with torch.inference_mode(), ExitStack() as stack:
             if kwargs["guidance_scale"] > 1:  # diffusers' own test for running the unconditional pass

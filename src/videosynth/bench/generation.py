@@ -193,7 +193,9 @@ def _bench_model(
     if compiled:  # the cache's per-step decision is a graph break inside the compiled blocks
         return [stock_row, ours_row, vae_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
     fast_row = _fast_row(ours, models, pipe, device, case, exact)
-    return [stock_row, ours_row, vae_row, fast_row], notes
+    if len(models) > 1:  # MagCache counts one transformer's steps; Wan2.2-A14B's two experts share them
+        return [stock_row, ours_row, vae_row, fast_row], [*notes, f"{entry.name}: MagCache needs one transformer"]
+    return [stock_row, ours_row, vae_row, fast_row, _mag_row(ours, models[0], pipe, device, case, exact)], notes
 
 
 def _vae_row(
@@ -231,6 +233,31 @@ def _fast_row(
             return ours(on_step)
 
     row, frames = _measure("videosynth fast", fast, pipe, device, case, exact)
+    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
+    return replace(row, attention=exact.row.attention, offered=offered)
+
+
+def _mag_row(
+    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
+    model: Any,
+    pipe: Any,
+    device: str,
+    case: _Case,
+    exact: _Reference,
+) -> RunRow:
+    """MagCache with the ratios this checkpoint shows in one calibration run (not timed, nothing skipped): what
+    `videosynth models calibrate` prints for the registry. Speed-up and quality against the exact run."""
+    from videosynth.backends.step_cache import calibrate_mag_cache, mag_cache
+
+    steps = case.entry.steps
+    ratios = calibrate_mag_cache(model, steps, lambda: ours(lambda: None))
+    threshold = WanEntry.mag_cache_threshold  # the registry's default
+
+    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
+        with mag_cache([model], ratios, threshold, steps):
+            return ours(on_step)
+
+    row, frames = _measure("videosynth MagCache", fast, pipe, device, case, exact)
     offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
     return replace(row, attention=exact.row.attention, offered=offered)
 

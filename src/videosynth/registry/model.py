@@ -111,6 +111,9 @@ class WanEntry:
     fast_cache_threshold: float | None = None
     compile: bool = False
     ulysses_degree: int = 1  # >1: split each video across this many GPUs (one torch.distributed rank each)
+    # MagCache (fast mode, not exact): on when the checkpoint's magnitude ratios are given (`models calibrate`).
+    mag_cache_ratios: tuple[float, ...] = ()
+    mag_cache_threshold: float = 0.06
     vae_dtype: VaeDtype = "float32"  # bfloat16/float16: a faster decode, a few levels of rounding (not exact)
     vae_channels_last: bool = False  # channels_last_3d layout for the VAE's 3-D convolutions
     description: str = ""

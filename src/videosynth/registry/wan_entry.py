@@ -44,10 +44,13 @@ WAN_KEYS: Mapping[str, type] = {
     "compile": bool,
     "ulysses_degree": int,
     "vae_dtype": str,
+    "mag_cache_ratios": list,
+    "mag_cache_threshold": float,
     "vae_channels_last": bool,
 }
 # Above this the first-block cache skips so many steps that frames drift visibly (bench/quality.py's gate).
 MAX_FAST_CACHE_THRESHOLD = 0.1
+MAX_MAG_CACHE_THRESHOLD = 0.2  # MagCache's published settings stay well under it
 
 
 def parse_wan_entry(name: str, body: Mapping[str, Any], source: str) -> WanEntry:
@@ -70,6 +73,9 @@ def parse_wan_entry(name: str, body: Mapping[str, Any], source: str) -> WanEntry
     values.setdefault("temporal_factor", base.temporal_factor)
     if arch in TWO_EXPERT_ARCHS:
         values.setdefault("guidance_scale_2", base.guidance_scale_2)
+    values["mag_cache_ratios"] = tuple(
+        typed(r, float, source, f"{where} mag_cache_ratios") for r in values.get("mag_cache_ratios", ())
+    )
     values["native_sizes"] = tuple(_size(s, source, f"{where} native_sizes") for s in values.get("native_sizes", ()))
     shifts = values.get("flow_shift_by_size", {})
     values["flow_shift_by_size"] = {
@@ -111,8 +117,23 @@ def _value_problem(entry: WanEntry) -> str | None:
         return "fast_cache_threshold and compile do not combine; choose one"
     if entry.dtype not in DTYPES:
         return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
+    if entry.mag_cache_ratios and (problem := _mag_cache_problem(entry)):
+        return problem
     if entry.vae_dtype not in VAE_DTYPES:
         return f"vae_dtype must be one of {', '.join(VAE_DTYPES)}, got {entry.vae_dtype!r}"
+    return None
+
+
+def _mag_cache_problem(entry: WanEntry) -> str | None:
+    if any(ratio <= 0 for ratio in entry.mag_cache_ratios):
+        return "mag_cache_ratios must all be > 0"
+    if not 0 < entry.mag_cache_threshold <= MAX_MAG_CACHE_THRESHOLD:
+        return f"mag_cache_threshold must be in (0, {MAX_MAG_CACHE_THRESHOLD:g}], got {entry.mag_cache_threshold}"
+    if entry.fast_cache_threshold is not None or entry.compile:
+        return "mag_cache_ratios do not combine with fast_cache_threshold or compile; choose one"
+    if entry.arch in TWO_EXPERT_ARCHS:
+        # Each expert would count only its own share of the steps, and its cache would never come round.
+        return f"MagCache needs one transformer; arch {entry.arch} has two experts"
     return None
 
 
