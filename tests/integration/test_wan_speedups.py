@@ -162,3 +162,24 @@ def test_the_registry_takes_mag_cache_ratios_only_where_they_work() -> None:
     two_experts = {"checkpoint": "demo:wan2.2-a14b", "mag_cache_ratios": [1.0]}
     with pytest.raises(RegistryError, match="MagCache needs one transformer"):
         parse_registry({"models": {"m": two_experts}}, "r.toml")
+
+
+def test_fp8_weights_halve_the_transformer_and_keep_the_frames_close() -> None:
+    import torch
+
+    from videosynth.backends.fp8 import weight_bytes
+    from videosynth.bench.quality import psnr_db, ssim
+
+    exact_generator = _generator(_entry())
+    exact, _ = _frames_and_full_forwards(exact_generator)
+    fp8 = _generator(_entry(fp8_weights=True))
+    model = fp8.pipe.transformer
+    assert model.dtype == torch.float32  # the compute dtype: what the prompt embeddings are cast to
+    assert model.blocks[0].ffn.net[0].proj.weight.dtype == torch.float8_e4m3fn
+    assert weight_bytes(model) < 0.75 * weight_bytes(exact_generator.pipe.transformer)  # norms etc. stay float32
+    frames, _ = _frames_and_full_forwards(fp8)
+    assert psnr_db(frames, exact) >= 30 and ssim(frames, exact) >= 0.95
+    assert fp8.recipe(JOB)["fp8_weights"] is True and exact_generator.recipe(JOB)["fp8_weights"] is False
+    both = {"models": {"m": {"checkpoint": "demo:wan2.1", "fp8_weights": True, "compile": True}}}
+    with pytest.raises(RegistryError, match="fp8_weights and compile do not combine"):
+        parse_registry(both, "r.toml")

@@ -31,6 +31,7 @@ from videosynth.backends.base import (
 )
 from videosynth.backends.checkpoint_hash import checkpoint_sha256
 from videosynth.backends.compiled import compile_blocks
+from videosynth.backends.fp8 import store_weights_in_fp8
 from videosynth.backends.guidance import batched_guidance
 from videosynth.backends.parallel import PARALLEL_SAFE, enable_context_parallel
 from videosynth.backends.step_cache import enable_first_block_cache, enable_mag_cache, reset_caches
@@ -119,6 +120,8 @@ class WanGenerator:
             enable_first_block_cache(models, entry.fast_cache_threshold)
         if entry.mag_cache_ratios:
             enable_mag_cache(models, entry.mag_cache_ratios, entry.mag_cache_threshold, entry.steps)
+        if entry.fp8_weights:
+            store_weights_in_fp8(models)
         if entry.compile:
             compile_blocks(models)
         return cls(pipe=pipe, entry=entry, capabilities=caps, settings=settings, device=device, attention=attention)
@@ -169,6 +172,7 @@ class WanGenerator:
             else None,
             "compiled": entry.compile,
             "ulysses_degree": entry.ulysses_degree,
+            "fp8_weights": entry.fp8_weights,
             "vae_dtype": str(pipe.vae.dtype).removeprefix("torch."),
             "vae_channels_last": entry.vae_channels_last,
             "torch_threads": torch.get_num_threads(),

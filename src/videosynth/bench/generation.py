@@ -192,10 +192,30 @@ def _bench_model(
     vae_row = _vae_row(ours, pipe, device, case, exact)
     if compiled:  # the cache's per-step decision is a graph break inside the compiled blocks
         return [stock_row, ours_row, vae_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
-    fast_row = _fast_row(ours, models, pipe, device, case, exact)
-    if len(models) > 1:  # MagCache counts one transformer's steps; Wan2.2-A14B's two experts share them
-        return [stock_row, ours_row, vae_row, fast_row], [*notes, f"{entry.name}: MagCache needs one transformer"]
-    return [stock_row, ours_row, vae_row, fast_row, _mag_row(ours, models[0], pipe, device, case, exact)], notes
+    rows = [stock_row, ours_row, vae_row, _fast_row(ours, models, pipe, device, case, exact)]
+    if len(models) == 1:
+        rows.append(_mag_row(ours, models[0], pipe, device, case, exact))
+    else:  # MagCache counts one transformer's steps; Wan2.2-A14B's two experts share them
+        notes.append(f"{entry.name}: MagCache needs one transformer")
+    rows.append(_fp8_row(ours, models, pipe, device, case, exact))  # last: it converts the weights for good
+    return rows, notes
+
+
+def _fp8_row(
+    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
+    models: list[Any],
+    pipe: Any,
+    device: str,
+    case: _Case,
+    exact: _Reference,
+) -> RunRow:
+    """Our run with the transformers' weights stored in FP8 (registry: fp8_weights), against the exact run."""
+    from videosynth.backends.fp8 import store_weights_in_fp8
+
+    store_weights_in_fp8(models)
+    row, frames = _measure("videosynth FP8 weights", ours, pipe, device, case, exact)
+    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
+    return replace(row, attention=exact.row.attention, offered=offered)
 
 
 def _vae_row(

@@ -55,6 +55,8 @@ def _defaults_text(entry: WanEntry) -> str:
         parts.append(f"VAE {entry.vae_dtype}{layout}")
     if entry.fast_cache_threshold is not None:
         parts.append(f"fast mode (first-block cache {entry.fast_cache_threshold:g})")
+    if entry.fp8_weights:
+        parts.append("FP8 weights")
     if entry.mag_cache_ratios:
         parts.append(f"fast mode (MagCache {entry.mag_cache_threshold:g})")
     if entry.compile:

@@ -114,6 +114,7 @@ class WanEntry:
     # MagCache (fast mode, not exact): on when the checkpoint's magnitude ratios are given (`models calibrate`).
     mag_cache_ratios: tuple[float, ...] = ()
     mag_cache_threshold: float = 0.06
+    fp8_weights: bool = False  # transformer weights stored in float8_e4m3fn, computed in `dtype` (not exact)
     vae_dtype: VaeDtype = "float32"  # bfloat16/float16: a faster decode, a few levels of rounding (not exact)
     vae_channels_last: bool = False  # channels_last_3d layout for the VAE's 3-D convolutions
     description: str = ""

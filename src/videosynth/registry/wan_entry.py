@@ -44,6 +44,7 @@ WAN_KEYS: Mapping[str, type] = {
     "compile": bool,
     "ulysses_degree": int,
     "vae_dtype": str,
+    "fp8_weights": bool,
     "mag_cache_ratios": list,
     "mag_cache_threshold": float,
     "vae_channels_last": bool,
@@ -109,19 +110,24 @@ def _value_problem(entry: WanEntry) -> str | None:
         return "flow shifts must be > 0"
     if entry.memory not in MEMORY_MODES:
         return f"memory must be one of {', '.join(MEMORY_MODES)}, got {entry.memory!r}"
+    if entry.dtype not in DTYPES:
+        return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
+    if entry.vae_dtype not in VAE_DTYPES:
+        return f"vae_dtype must be one of {', '.join(VAE_DTYPES)}, got {entry.vae_dtype!r}"
+    return _speed_problem(entry)
+
+
+def _speed_problem(entry: WanEntry) -> str | None:
+    """The speed knobs (README: Generation speed): in range, and only in combinations that work."""
     threshold = entry.fast_cache_threshold
     if threshold is not None and not 0 < threshold <= MAX_FAST_CACHE_THRESHOLD:
         return f"fast_cache_threshold must be in (0, {MAX_FAST_CACHE_THRESHOLD:g}] (not offered above), got {threshold}"
     if threshold is not None and entry.compile:
         # The cache decides per step in Python (a graph break inside the compiled blocks).
         return "fast_cache_threshold and compile do not combine; choose one"
-    if entry.dtype not in DTYPES:
-        return f"dtype must be one of {', '.join(DTYPES)}, got {entry.dtype!r}"
-    if entry.mag_cache_ratios and (problem := _mag_cache_problem(entry)):
-        return problem
-    if entry.vae_dtype not in VAE_DTYPES:
-        return f"vae_dtype must be one of {', '.join(VAE_DTYPES)}, got {entry.vae_dtype!r}"
-    return None
+    if entry.fp8_weights and entry.compile:
+        return "fp8_weights and compile do not combine (its casts run as hooks around every layer); choose one"
+    return _mag_cache_problem(entry) if entry.mag_cache_ratios else None
 
 
 def _mag_cache_problem(entry: WanEntry) -> str | None:
