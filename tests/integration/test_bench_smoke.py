@@ -34,7 +34,7 @@ def test_tiny_bench_prints_the_table_and_valid_json(tmp_path: Path, capsys: pyte
         [f"| {model}", runner] for model in DEFAULT_MODELS for runner in RUNNERS
     ]
     assert all(len(line.split(" | ")) == len(COLUMNS) for line in table)
-    assert "Fast mode and bf16 VAE rows compare with the exact path" in text
+    assert "The bf16 VAE, fast mode, MagCache and FP8 rows compare with the exact path" in text
 
     data = json.loads(out.read_text())
     assert data["device"].startswith("cpu")

@@ -103,8 +103,8 @@ def to_markdown(result: BenchResult) -> str:
     peak_note = {row.peak_kind for row in result.rows}
     if any(row.offered is not None for row in result.rows):
         lines.append(
-            "\nFast mode and bf16 VAE rows compare with the exact path (speed-up and quality); a mode is offered "
-            f"only at PSNR ≥ {MIN_FAST_PSNR_DB:g} dB and SSIM ≥ {MIN_FAST_SSIM:g} against it."
+            "\nThe bf16 VAE, fast mode, MagCache and FP8 rows compare with the exact path (speed-up and quality); "
+            f"a mode is offered only at PSNR ≥ {MIN_FAST_PSNR_DB:g} dB and SSIM ≥ {MIN_FAST_SSIM:g} against it."
         )
     if "process RSS" in peak_note:
         lines.append("\nPeak memory on CPU is the process's resident high-water mark, cumulative over the runs.")
