@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     drain_grace_s: float = Field(
         600.0, ge=0, description="On SIGTERM, finish the current task for this long, then give it back."
     )
+    ranks_timeout_s: float = Field(
+        600.0,
+        gt=0,
+        description="Multi-GPU worker (torchrun): how long a rank waits for the others in one exchange (a step's, or "
+        "the first job's while they load) before the group counts as broken.",
+    )
     # Worker pipelining (worker/pipeline.py)
     worker_overlap: bool = Field(
         True, description="A worker encodes and uploads one task on a second thread while it denoises the next."

@@ -47,13 +47,13 @@ def api(tmp_path: Path) -> Iterator[Server]:
 class Group:
     """`torchrun --nproc-per-node 2 -m videosynth worker` with a registry of ``steps``, in a session of its own."""
 
-    def __init__(self, api: Server, steps: int) -> None:
+    def __init__(self, api: Server, steps: int, **extra_env: str) -> None:
         registry = _registry(api.data_dir / f"registry-{steps}.toml", steps)
-        env = {**os.environ, **BASE_ENV, "VIDEOSYNTH_DATA_DIR": str(api.data_dir)}
+        env = {**os.environ, **BASE_ENV, "VIDEOSYNTH_DATA_DIR": str(api.data_dir), **extra_env}
         env["VIDEOSYNTH_MODEL_REGISTRY"] = str(registry)
         command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2"]
         command += ["--master-port", str(free_port()), "-m", "videosynth", "worker"]
-        self.log = api.data_dir / f"group-{steps}.log"  # a file: a pipe nobody reads would block the ranks
+        self.log = api.data_dir / f"group-{steps}-{free_port()}.log"  # a file: a pipe nobody reads would block them
         with self.log.open("wb") as sink:
             self.process = subprocess.Popen(
                 command, env=env, start_new_session=True, stdout=sink, stderr=subprocess.STDOUT
@@ -121,6 +121,29 @@ def test_two_ranks_make_a_video_and_abort_together(api: Server) -> None:
     backend = done["reproducibility"]["backend"]
     assert (backend["ulysses_degree"], backend["ranks"], backend["steps"]) == (2, 2, 8)
     assert len(done["reproducibility"]["output"]["frames_sha256"]) == 64
+
+
+def test_a_rank_that_dies_mid_video_gives_the_task_back_and_ends_its_group(api: Server) -> None:
+    key = api.create_key()
+    group = Group(api, steps=300, VIDEOSYNTH_RANKS_TIMEOUT_S="20")
+    try:
+        task_id = submit(api.base_url, key, BODY).json()["output"]["task_id"]
+        _wait_step(api, key, task_id, 2)
+        os.kill(group.rank_pid(1), signal.SIGKILL)  # out of memory on one GPU, say
+        exit_code = group.wait(90)
+    finally:
+        log = group.close()
+    assert exit_code != 0, log[-4000:]  # the group ends: torchrun (or its operator) starts a fresh one
+    left = query(api.base_url, key, task_id)["output"]
+    assert left["task_status"] == "PENDING", (left, log[-4000:])  # given back, not failed
+    assert "a rank of the group is gone; giving the task back and stopping" in log, log[-4000:]
+
+    again = Group(api, steps=8)
+    try:
+        done = wait_final(api.base_url, key, task_id, timeout_s=240)["output"]
+    finally:
+        again.close()
+    assert done["task_status"] == "SUCCEEDED", done
 
 
 def test_a_group_refuses_an_entry_that_is_not_split_across_it(tmp_path: Path) -> None:

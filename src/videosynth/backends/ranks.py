@@ -16,6 +16,7 @@ import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 from videosynth.backends.base import (
@@ -60,8 +61,9 @@ class Ranks:
         return "cpu" if configured == "auto" else configured
 
 
-def join_group(ranks: Ranks, device: str) -> Any:
-    """Join the torchrun group (NCCL between GPUs, gloo on CPU) and return the CPU group for control messages."""
+def join_group(ranks: Ranks, device: str, timeout_s: float) -> Any:
+    """Join the torchrun group (NCCL between GPUs, gloo on CPU) and return the CPU group for control messages.
+    ``timeout_s`` bounds every collective: a rank left waiting for a dead one gives up after it."""
     import torch
     import torch.distributed as dist
 
@@ -71,8 +73,9 @@ def join_group(ranks: Ranks, device: str) -> Any:
         # diffusers 0.42 puts a rank on device `rank % torch.accelerator.device_count()`, 0 on a CPU-only torch:
         # the ranks of a CPU worker (tests, demos) share the one CPU "device".
         torch.accelerator.device_count = lambda: 1
-    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
-    return dist.new_group(backend="gloo")
+    timeout = timedelta(seconds=timeout_s)
+    dist.init_process_group("nccl" if device.startswith("cuda") else "gloo", timeout=timeout)
+    return dist.new_group(backend="gloo", timeout=timeout)
 
 
 def _send(message: Any, group: Any) -> None:
@@ -89,19 +92,29 @@ def _receive(group: Any) -> Any:
     return box[0]
 
 
-class Leader(WrappedBackend):
-    """Rank 0's backend: the local generator, with the followers kept in step (see the module's docstring)."""
+class GroupBroken(GenerationAborted):
+    """A rank of the group is gone (killed, out of memory): the task goes back to the queue, and this group stops."""
 
-    def __init__(self, inner: Backend, group: Any, world_size: int) -> None:
+
+class Leader(WrappedBackend):
+    """Rank 0's backend: the local generator, with the followers kept in step (see the module's docstring).
+
+    A run that fails for any reason but an abort ends with both sides meeting at a monitored barrier: a job that
+    fails alike on every rank (a size the model refuses) leaves the group whole and the task fails as on one GPU;
+    a rank that does not come (it died, or is stuck in a collective) means the group is broken: the run raises
+    GroupBroken (the task is given back, not failed) and ``on_broken`` is called to stop the worker.
+    """
+
+    def __init__(self, inner: Backend, group: Any, world_size: int, timeout_s: float) -> None:
         super().__init__(inner)
-        self._group, self._world_size = group, world_size
+        self._group, self._world_size, self._timeout_s = group, world_size, timeout_s
+        self.on_broken: Callable[[], None] = lambda: None
+        self.broken = False
 
     def recipe(self, job: GenerationJob) -> dict[str, Any]:
         return self.inner.recipe(job) | {"ranks": self._world_size}
 
     def run(self, job: GenerationJob, context: RunContext) -> Frames | FinishedVideo:
-        _send(job, self._group)
-
         def on_step(step: int, total: int) -> None:
             try:
                 context.on_step(step, total)
@@ -110,15 +123,38 @@ class Leader(WrappedBackend):
                 raise
             _send(_GO, self._group)
 
-        return self.inner.run(job, replace(context, on_step=on_step))
+        try:
+            _send(job, self._group)
+            return self.inner.run(job, replace(context, on_step=on_step))
+        except GenerationAborted:
+            raise
+        except Exception as exc:
+            if _all_met(self._group, self._timeout_s):
+                raise  # every rank failed alike and is ready for the next job
+            self.broken = True
+            log.error("a rank of the group is gone; giving the task back and stopping", exc_info=exc)
+            self.on_broken()
+            raise GroupBroken() from exc
 
     def close(self) -> None:
-        """Let the followers go (the worker has drained)."""
-        _send(_END, self._group)
+        """Let the followers go (the worker has drained); nothing to say to a broken group."""
+        if not self.broken:
+            _send(_END, self._group)
 
 
-def follow(generate: Callable[[GenerationJob, StepCallback], Any], group: Any) -> int:
-    """A follower rank's life: run each job the leader sends, step for step with it; the number of jobs run."""
+def _all_met(group: Any, timeout_s: float) -> bool:
+    import torch.distributed as dist
+
+    try:
+        dist.monitored_barrier(group=group, timeout=timedelta(seconds=timeout_s), wait_all_ranks=True)
+    except RuntimeError:
+        return False
+    return True
+
+
+def follow(generate: Callable[[GenerationJob, StepCallback], Any], group: Any, timeout_s: float) -> int:
+    """A follower rank's life: run each job the leader sends, step for step with it; the number of jobs run.
+    It ends when the leader sends the end, or raises when the leader is gone."""
     jobs = 0
 
     def on_step(_step: int, _total: int) -> None:
@@ -131,6 +167,8 @@ def follow(generate: Callable[[GenerationJob, StepCallback], Any], group: Any) -
             generate(job, on_step)
         except GenerationAborted:
             log.info("follower aborted its run with the leader's")
-        except Exception:  # the same job fails alike on every rank (a bad size…): the leader reports it
+        except Exception:
             log.exception("follower run failed")
+            if not _all_met(group, timeout_s):  # meet the leader, which fails the task or finds the group broken
+                raise
     return jobs

@@ -121,7 +121,7 @@ def run_ranked_worker(settings: Settings, model: str | None, ranks: Ranks) -> No
     # Before the group exists: inside one, transformers writes a checkpoint's files from rank 0 only, and a demo
     # model that another rank saved would lack its text encoder.
     resolve_checkpoint(entry, settings)
-    group = join_group(ranks, device)
+    group = join_group(ranks, device, settings.ranks_timeout_s)
     log.info("worker rank", extra={"rank": ranks.rank, "world_size": ranks.world_size, "device": device})
     if not ranks.leader:
         # The leader drains the group: a signal here would leave it waiting in a collective.
@@ -129,20 +129,29 @@ def run_ranked_worker(settings: Settings, model: str | None, ranks: Ranks) -> No
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         generator = build_backend(settings, entry, CollectorRegistry())
         assert isinstance(generator, WanGenerator)  # a WanEntry's backend
-        jobs = follow(generator.generate, group)
+        jobs = follow(generator.generate, group, settings.ranks_timeout_s)
         log.info("follower done", extra={"rank": ranks.rank, "jobs": jobs})
         return
     leaders: list[Leader] = []
 
     def lead(backend: Backend) -> Backend:
-        leaders.append(Leader(backend, group, ranks.world_size))
+        leaders.append(Leader(backend, group, ranks.world_size, settings.ranks_timeout_s))
         return leaders[0]
 
     worker = build_worker(settings, model, instrument=lead)
+    leader = leaders[0]
+
+    def stop_now() -> None:  # claim nothing more: the group is gone
+        worker.stop.set()
+        worker.abort.set()
+
+    leader.on_broken = stop_now
     try:
         _run(worker, settings.drain_grace_s)
     finally:
-        leaders[0].close()
+        leader.close()
+    if leader.broken:
+        raise SystemExit("a rank of this worker's group is gone; restart the group (its task went back to the queue)")
 
 
 def _entry(settings: Settings, model: str | None) -> ModelEntry:
