@@ -237,6 +237,15 @@ def test_claim_takes_the_oldest_task_and_leases_it(task_store: SqlTaskStore) -> 
     assert task_store.claim("w1", None, now, LEASE_S) is None
 
 
+def test_a_claim_is_never_scheduled_before_its_submit(task_store: SqlTaskStore) -> None:
+    # The worker reads its clock, then its claim waits for the write lock while the create commits: a claim whose
+    # clock is behind the task's submit time is scheduled at the submit time (seen in CI, 1 ms apart).
+    task = task_store.create(make_task(submit_ms=T0 + 5))
+    got = task_store.claim("w1", None, T0 + 4, LEASE_S)
+    assert got is not None and got.task_id == task.task_id
+    assert got.scheduled_ms == T0 + 5 and got.submit_ms <= got.scheduled_ms
+
+
 def test_claim_only_takes_the_workers_models(task_store: SqlTaskStore) -> None:
     task = task_store.create(make_task(model=OTHER_MODEL))
     assert task_store.claim("w1", [MODEL], T0, LEASE_S) is None

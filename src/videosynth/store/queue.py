@@ -380,14 +380,21 @@ def _claim_statement(worker_id: str, models: list[str] | None, now_ms: int, leas
             lease_owner=worker_id,
             lease_expires_ms=now_ms + _ms(lease_s),
             attempts=tasks.c.attempts + 1,
-            # Typed bind: an untyped Python int is sent to PostgreSQL as INTEGER, too small for epoch ms.
-            scheduled_ms=func.coalesce(tasks.c.scheduled_ms, literal(now_ms, BigInteger)),
+            # Never before the submit: the worker read its clock before this statement waited for the write lock,
+            # and the create may have committed in between (clients check submit ≤ scheduled ≤ end).
+            scheduled_ms=func.coalesce(tasks.c.scheduled_ms, _not_before(tasks.c.submit_ms, now_ms)),
             progress=0,
             updated_ms=now_ms,
             **_NO_WORK,
         )
         .returning(*tasks.c)
     )
+
+
+def _not_before(column: ColumnElement[int], now_ms: int) -> ColumnElement[int]:
+    # Typed bind: an untyped Python int is sent to PostgreSQL as INTEGER, too small for epoch ms.
+    now = literal(now_ms, BigInteger)
+    return case((column > now, column), else_=now)
 
 
 def _abandoned_message() -> ColumnElement[str]:
