@@ -11,6 +11,7 @@ smoke test; its timings mean nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import shlex
 import statistics
@@ -189,97 +190,49 @@ def _bench_model(
     )
     ours_row = replace(ours_row, attention=chosen)
     exact = _Reference("exact", ours_row, ours_frames)
-    vae_row = _vae_row(ours, pipe, device, case, exact)
-    if compiled:  # the cache's per-step decision is a graph break inside the compiled blocks
-        return [stock_row, ours_row, vae_row], [*notes, f"{entry.name}: fast mode not measured with --compile"]
-    rows = [stock_row, ours_row, vae_row, _fast_row(ours, models, pipe, device, case, exact)]
-    if len(models) == 1:
-        rows.append(_mag_row(ours, models[0], pipe, device, case, exact))
-    else:  # MagCache counts one transformer's steps; Wan2.2-A14B's two experts share them
+    rows = [stock_row, ours_row, *_variant_rows(ours, models, pipe, device, case, exact, compiled)]
+    if compiled:  # the caches' per-step decisions are graph breaks inside the compiled blocks
+        notes.append(f"{entry.name}: fast modes not measured with --compile")
+    elif len(models) > 1:  # MagCache counts one transformer's steps; Wan2.2-A14B's two experts share them
         notes.append(f"{entry.name}: MagCache needs one transformer")
-    rows.append(_fp8_row(ours, models, pipe, device, case, exact))  # last: it converts the weights for good
     return rows, notes
 
 
-def _fp8_row(
+def _variant_rows(
     ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
     models: list[Any],
     pipe: Any,
     device: str,
     case: _Case,
     exact: _Reference,
-) -> RunRow:
-    """Our run with the transformers' weights stored in FP8 (registry: fp8_weights), against the exact run."""
+    compiled: bool,
+) -> list[RunRow]:
+    """Our run's opt-in variants, each against the exact run: a bf16 channels_last_3d copy of the VAE
+    (vae_dtype, vae_channels_last), the first-block cache (fast_cache_threshold), MagCache with the ratios one
+    untimed calibration run measures (what `videosynth models calibrate` prints), and FP8 weights (fp8_weights;
+    last: it converts the weights for good)."""
     from videosynth.backends.fp8 import store_weights_in_fp8
-
-    store_weights_in_fp8(models)
-    row, frames = _measure("videosynth FP8 weights", ours, pipe, device, case, exact)
-    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
-    return replace(row, attention=exact.row.attention, offered=offered)
-
-
-def _vae_row(
-    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
-    pipe: Any,
-    device: str,
-    case: _Case,
-    exact: _Reference,
-) -> RunRow:
-    """Our run with a bf16, channels_last_3d copy of the VAE (registry: vae_dtype, vae_channels_last): its decode
-    time and its frames against the float32 decode, offered or not by the fast mode's gate."""
+    from videosynth.backends.step_cache import DEFAULT_THRESHOLD, calibrate_mag_cache, first_block_cache, mag_cache
     from videosynth.backends.vae import vae_variant
 
-    with vae_variant(pipe, "bfloat16", channels_last=True):
-        row, frames = _measure("videosynth bf16 VAE", ours, pipe, device, case, exact)
-    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
-    return replace(row, attention=exact.row.attention, offered=offered)
+    def row(runner: str, within: Callable[[], Any]) -> RunRow:
+        with within():  # around the measurement: its probe times the pipeline's modules as the variant has them
+            measured, frames = _measure(runner, ours, pipe, device, case, exact)
+        offered = passes_fast_gate(psnr_db(frames, exact.frames), measured.ssim or 1.0)
+        return replace(measured, attention=exact.row.attention, offered=offered)
 
-
-def _fast_row(
-    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
-    models: list[Any],
-    pipe: Any,
-    device: str,
-    case: _Case,
-    exact: _Reference,
-) -> RunRow:
-    """Our run with the first-block cache on: speed-up and quality against the exact run, offered or not."""
-    from videosynth.backends.step_cache import DEFAULT_THRESHOLD, first_block_cache
-
-    threshold = case.entry.fast_cache_threshold or DEFAULT_THRESHOLD
-
-    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
-        with first_block_cache(models, threshold):
-            return ours(on_step)
-
-    row, frames = _measure("videosynth fast", fast, pipe, device, case, exact)
-    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
-    return replace(row, attention=exact.row.attention, offered=offered)
-
-
-def _mag_row(
-    ours: Callable[[Callable[[], None]], npt.NDArray[np.uint8]],
-    model: Any,
-    pipe: Any,
-    device: str,
-    case: _Case,
-    exact: _Reference,
-) -> RunRow:
-    """MagCache with the ratios this checkpoint shows in one calibration run (not timed, nothing skipped): what
-    `videosynth models calibrate` prints for the registry. Speed-up and quality against the exact run."""
-    from videosynth.backends.step_cache import calibrate_mag_cache, mag_cache
-
-    steps = case.entry.steps
-    ratios = calibrate_mag_cache(model, steps, lambda: ours(lambda: None))
-    threshold = WanEntry.mag_cache_threshold  # the registry's default
-
-    def fast(on_step: Callable[[], None]) -> npt.NDArray[np.uint8]:
-        with mag_cache([model], ratios, threshold, steps):
-            return ours(on_step)
-
-    row, frames = _measure("videosynth MagCache", fast, pipe, device, case, exact)
-    offered = passes_fast_gate(psnr_db(frames, exact.frames), row.ssim or 1.0)
-    return replace(row, attention=exact.row.attention, offered=offered)
+    rows = [row("videosynth bf16 VAE", lambda: vae_variant(pipe, "bfloat16", channels_last=True))]
+    if compiled:
+        return rows
+    threshold, steps = case.entry.fast_cache_threshold or DEFAULT_THRESHOLD, case.entry.steps
+    rows.append(row("videosynth fast", lambda: first_block_cache(models, threshold)))
+    if len(models) == 1:
+        ratios = calibrate_mag_cache(models[0], steps, lambda: ours(lambda: None))
+        mag_threshold = WanEntry.mag_cache_threshold  # the registry's default
+        rows.append(row("videosynth MagCache", lambda: mag_cache(models, ratios, mag_threshold, steps)))
+    store_weights_in_fp8(models)
+    rows.append(row("videosynth FP8 weights", contextlib.nullcontext))
+    return rows
 
 
 @dataclass(frozen=True)
