@@ -5,6 +5,7 @@ Wan2.2-TI2V (text- and image-to-video) checkpoint."""
 from __future__ import annotations
 
 import functools
+import sqlite3
 import threading
 from collections.abc import Iterator
 from http import HTTPStatus
@@ -21,6 +22,7 @@ from tests.support.audio import write_tone
 from tests.support.images import data_uri, write_bomb_png, write_picture
 from tests.support.server import Server, headers, submit, wait_final
 from videosynth.media.probe import probe
+from videosynth.storage.uploads import parse_upload_name
 
 REGISTRY = """default = "demo-i2v"
 [models.demo-i2v]
@@ -194,6 +196,12 @@ def test_an_upload_serves_only_the_key_that_made_it(i2v_server: Server, key: str
     assert stored.status_code == 200, stored.text
     again = httpx.post(data["upload_host"], data=form, files={"file": ("cat.png", picture)})
     assert again.status_code == 409  # x-oss-forbid-overwrite
+    # Recorded with its expiry, for the retention sweep (its blob key is a hash no listing would find).
+    name = parse_upload_name(form["key"])
+    assert name is not None
+    with sqlite3.connect(i2v_server.data_dir / "videosynth.db") as db:
+        rows = db.execute("SELECT expires_ms FROM uploads WHERE blob_key = ?", (name.blob_key,)).fetchall()
+    assert rows == [(name.expires_s * 1000,)]
     forged = httpx.post(data["upload_host"], data={**form, "Signature": "0" * 64}, files={"file": ("x", picture)})
     assert forged.status_code == 403 and forged.json()["code"] == "AccessDenied"
 

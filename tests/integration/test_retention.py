@@ -134,3 +134,20 @@ def test_a_failing_blob_store_stops_the_sweep_and_names_the_orphans(
     assert sweep(task_store, blobs, NOW, RETENTION_S, batch=2) == 3
     assert all(task_store.get(task.task_id) is None for task in tasks)
     assert not any(blobs.exists(str(task.result_key)) for task in tasks[2:])
+
+
+def test_expired_uploads_go_a_retention_period_after_their_expiry(
+    task_store: SqlTaskStore, blobs: LocalBlobStore, tmp_path: Path
+) -> None:
+    from videosynth.worker.retention import sweep_uploads
+
+    source = tmp_path / "picture.png"
+    source.write_bytes(b"\x89PNG")
+    # Expired a retention period ago (no task that could read it is left), expired just now, not expired yet.
+    for name, expires_ms in (("upload-old", CUTOFF - 1), ("upload-recent", NOW - 1), ("upload-live", NOW + 1)):
+        assert task_store.record_upload(name, expires_ms)
+        blobs.put_file(name, source, "image/png")
+    assert sweep_uploads(task_store, blobs, NOW, RETENTION_S, batch=1) == 1
+    assert [blobs.exists(n) for n in ("upload-old", "upload-recent", "upload-live")] == [False, True, True]
+    assert sweep_uploads(task_store, blobs, NOW + DAY_MS, RETENTION_S) == 1  # a day on: the recent one goes
+    assert [blobs.exists(n) for n in ("upload-recent", "upload-live")] == [False, True]

@@ -43,7 +43,7 @@ def test_empty_database_is_refused_until_migrated(empty_url: str) -> None:
         open_stores(empty_url)
 
     migrate.upgrade(empty_url)
-    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0010"
+    assert migrate.current_revision(empty_url) == migrate.head_revision() == "0011"
     migrate.check_current(empty_url)
     migrate.upgrade(empty_url)  # a second run is a no-op
     task_store, _, engine = open_stores(empty_url)
@@ -107,6 +107,7 @@ def test_postgresql_migration_stays_in_the_urls_schema(pg_empty_url: str) -> Non
                 "upstream_budget",
                 "upstream_slots",
                 "webhook_outbox",
+                "uploads",
                 "alembic_version",
             }
     finally:

@@ -111,3 +111,18 @@ def test_concurrent_purgers_report_each_task_exactly_once(task_store: SqlTaskSto
     reported = [task_id for report in reports for task_id, _ in report]
     assert sorted(reported) == sorted(task.task_id for task in tasks)
     assert all(task_store.get(task.task_id) is None for task in tasks)
+
+
+def test_uploads_are_recorded_once_and_purged_once_expired(task_store: SqlTaskStore) -> None:
+    assert task_store.record_upload("upload-a", T0 + 10)
+    assert not task_store.record_upload("upload-a", T0 + 99)  # one name holds one file
+    for index in range(3):
+        assert task_store.record_upload(f"upload-b{index}", T0 + 20 + index)
+    assert task_store.record_upload("upload-later", T0 + DAY_MS)
+    # Oldest first, bounded, and only what expired before the cut-off.
+    assert list(task_store.purge_uploads(T0 + 22, limit=2)) == ["upload-a", "upload-b0"]
+    assert list(task_store.purge_uploads(T0 + 22, limit=2)) == ["upload-b1"]
+    assert list(task_store.purge_uploads(T0 + 22, limit=2)) == []
+    assert sorted(task_store.purge_uploads(T0 + DAY_MS + 1, limit=10)) == ["upload-b2", "upload-later"]
+    with pytest.raises(ValueError, match="limit starts at 1"):
+        task_store.purge_uploads(T0, limit=0)

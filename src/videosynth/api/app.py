@@ -139,5 +139,5 @@ async def open_parts(
             readiness=compose.readiness_check(settings, stores, blobs),
             queue_figures=stores.queue_figures,
             signed_files=compose.signed_files(blobs),
-            uploads=uploads.Uploads.from_settings(blobs, settings),
+            uploads=uploads.Uploads.from_settings(blobs, stores.tasks, settings),
         )

@@ -40,6 +40,7 @@ from videosynth.storage.uploads import (
     sign_policy,
     verified_policy,
 )
+from videosynth.store.protocols import TaskStore
 
 PREFIXES = ("/api/v1", "/wan/api/v1")
 RECEIVE_PATH = "/uploads/oss"
@@ -53,15 +54,16 @@ class Uploads:
     """Where uploads go and on what terms (from Settings, built with the app's parts)."""
 
     blobs: BlobStore
+    records: TaskStore  # where each upload's expiry is noted, for the retention sweep
     secret: bytes
     ttl_s: int
     max_bytes: int
     public_base_url: str | None = None  # behind a proxy: the host clients reach (as for result links)
 
     @classmethod
-    def from_settings(cls, blobs: BlobStore, settings: Settings) -> Uploads:
+    def from_settings(cls, blobs: BlobStore, records: TaskStore, settings: Settings) -> Uploads:
         limits = (settings.upload_ttl_s, settings.upload_max_bytes, settings.public_base_url)
-        return cls(blobs, settings.signing_key(), *limits)
+        return cls(blobs, records, settings.signing_key(), *limits)
 
 
 def _uploads(request: Request) -> Uploads:
@@ -116,6 +118,9 @@ async def receive(request: Request) -> Response:
     if len(file) > policy.max_bytes:
         raise TooLarge(f"The file is larger than the {policy.max_bytes} bytes an upload may be.")
     content_type = fields.get("x-oss-content-type") or "application/octet-stream"
+    # Recorded first, so the retention sweep finds every stored file (store/uploads.py).
+    if not await run_in_threadpool(uploads.records.record_upload, name.blob_key, name.expires_s * 1000):
+        raise Conflict("A file was already uploaded under this key.")
     await run_in_threadpool(_store, uploads.blobs, name.blob_key, file, content_type)
     return Response(status_code=200)
 

@@ -166,6 +166,16 @@ class TaskStore(Protocol):
         the rest is being purged by a concurrent caller)."""
         ...
 
+    def record_upload(self, blob_key: str, expires_ms: int) -> bool:
+        """Note a client upload's blob and when it expires, before the file is stored (api/uploads.py); False when
+        that blob key was recorded before (its name holds a file already)."""
+        ...
+
+    def purge_uploads(self, before_ms: int, limit: int) -> Sequence[str]:
+        """Delete up to ``limit`` upload records that expired before ``before_ms``, oldest first; the blob keys of
+        exactly the rows this call deleted (concurrent purgers never share one), for the caller to delete."""
+        ...
+
 
 class KeyStore(Protocol):
     def create(self, name: str, now_ms: int, webhook_url: str | None = None) -> tuple[ApiKey, str]:

@@ -26,10 +26,12 @@ from sqlalchemy import (
     select,
     tuple_,
 )
+from sqlalchemy.exc import IntegrityError
 
 from videosynth.domain.admission import Admission
 from videosynth.domain.progress import WorkProgress
 from videosynth.domain.task import ACTIVE_STATUSES, FINAL_STATUSES, Task, TaskStatus
+from videosynth.store import uploads as upload_statements
 from videosynth.store.admission import release_active
 from videosynth.store.creates import create_batch
 from videosynth.store.engine import immediate
@@ -304,6 +306,20 @@ class SqlTaskStore:
             rows = conn.execute(purge_statement(before_ms, limit)).all()
             release_active(conn, [row.key_id for row in rows if TaskStatus(row.status).is_active])
         return [(row.task_id, row.result_key) for row in rows]
+
+    def record_upload(self, blob_key: str, expires_ms: int) -> bool:
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(upload_statements.record_statement(blob_key, expires_ms))
+        except IntegrityError:  # recorded before: that name holds a file already
+            return False
+        return True
+
+    def purge_uploads(self, before_ms: int, limit: int) -> Sequence[str]:
+        if limit < 1:
+            raise ValueError(f"limit starts at 1, got {limit}.")
+        with self._engine.begin() as conn:
+            return list(conn.execute(upload_statements.purge_statement(before_ms, limit)).scalars())
 
     # --- helpers -------------------------------------------------------------------------------------------
 

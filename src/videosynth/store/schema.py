@@ -153,3 +153,13 @@ webhook_outbox = Table(
     # claim: WHERE state='pending' AND next_attempt_ms <= now ORDER BY next_attempt_ms.
     Index("ix_webhook_outbox_due", "state", "next_attempt_ms"),
 )
+
+# Client uploads (migration 0011): each file's blob key and expiry, recorded before the file is stored, so the
+# retention sweep can delete the files whose time is up (their blob keys are hashes: no listing would find them).
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("blob_key", String(64), primary_key=True),
+    Column("expires_ms", BigInteger, nullable=False),
+    Index("ix_uploads_expires", "expires_ms"),
+)

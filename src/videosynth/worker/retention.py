@@ -17,6 +17,7 @@ The API already reads a task past retention as UNKNOWN, so it does not matter wh
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from videosynth.storage.keys import stored_keys
 from videosynth.storage.protocols import BlobStore
@@ -48,16 +49,41 @@ def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, b
     return total
 
 
+def sweep_uploads(
+    tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, batch: int = DEFAULT_BATCH
+) -> int:
+    """Delete the client uploads that expired more than ``retention_s`` before ``now_ms``, records first.
+
+    Not at their expiry: a task created just before it may still be queued and read its file when it runs. Once
+    its own retention has passed too, no task can need it. Returns how many were deleted; a blob store failure
+    stops the sweep (as for tasks) and the leftover files are named in the log.
+    """
+    before_ms = now_ms - round(retention_s * 1000)
+    total = 0
+    while True:
+        keys = tasks.purge_uploads(before_ms, batch)
+        total += len(keys)
+        _delete_keys(blobs, keys, "uploads")
+        if len(keys) < batch:
+            break
+    if total:
+        log.info("upload sweep", extra={"deleted_uploads": total, "before_ms": before_ms})
+    return total
+
+
 def _delete_blobs(blobs: BlobStore, purged: Purged) -> None:
     # Every variant a finished task may have (its thumbnail and spritesheet too), not only the recorded video.
-    keys = [key for task_id, result_key in purged for key in stored_keys(task_id, result_key)]
+    _delete_keys(blobs, [key for task_id, result_key in purged for key in stored_keys(task_id, result_key)], "tasks")
+
+
+def _delete_keys(blobs: BlobStore, keys: Sequence[str], what: str) -> None:
     for index, key in enumerate(keys):
         try:
             blobs.delete(key)
         except Exception:
             # Their records are gone already, so nothing will try these keys again: name them for the operator.
             log.warning(
-                "retention sweep stopped: result blobs left without a task",
+                f"retention sweep stopped: blobs left without their {what} records",
                 extra={"orphaned_keys": keys[index:]},
                 exc_info=True,
             )

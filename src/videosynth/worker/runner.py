@@ -155,7 +155,9 @@ class Worker:
 
     def _sweep_retention(self) -> None:
         try:
-            removed = retention.sweep(self._tasks, self._blobs, _now_ms(), self._config.retention_s)
+            now_ms, retention_s = _now_ms(), self._config.retention_s
+            removed = retention.sweep(self._tasks, self._blobs, now_ms, retention_s)
+            removed += retention.sweep_uploads(self._tasks, self._blobs, now_ms, retention_s)
         except Exception:  # storage hiccup: generation matters more; the next sweep retries
             log.exception("retention sweep failed")
             return
