@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -96,12 +97,20 @@ def worker(
 ) -> None:
     """Run one worker: claim tasks, generate, store results. One per GPU, or one per group of GPUs under torchrun."""
     from videosynth.backends.ranks import Ranks
+    from videosynth.worker.lifetime import die_with_parent
     from videosynth.worker.process import run_worker
 
     settings = _settings()
     if device:
         settings = settings.model_copy(update={"device": device})
-    if Ranks.from_environment().leader:  # a follower rank of a multi-GPU worker touches no database
+    ranks = Ranks.from_environment()
+    if ranks.world_size > 1:
+        # First of all, before the slow imports: if torchrun is SIGKILLed, the leader drains (its followers are gone,
+        # so it gives its task back) and they go; started by torchrun, a rank whose parent is init lost it already.
+        die_with_parent(signal.SIGTERM if ranks.leader else signal.SIGKILL)
+        if os.getppid() == 1:
+            raise SystemExit("this rank's torchrun is gone")
+    if ranks.leader:  # a follower rank of a multi-GPU worker touches no database
         compose.prepare_database(settings, auto_migrate=not no_migrate)
     run_worker(settings, model)
 

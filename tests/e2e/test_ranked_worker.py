@@ -7,6 +7,7 @@ new group makes it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -72,9 +73,19 @@ class Group:
         return self.process.wait(timeout=timeout_s)
 
     def close(self) -> str:
+        """End the group: SIGTERM (torchrun passes it on; the leader drains and lets its follower go), then SIGKILL
+        for torchrun and every rank left, so no rank outlives its test."""
+        ranks = _children(self.process.pid)
         if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(timeout=10)
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+        for pid in ranks:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         return self.log.read_text(errors="replace")
 
 
@@ -144,6 +155,28 @@ def test_a_rank_that_dies_mid_video_gives_the_task_back_and_ends_its_group(api: 
     finally:
         again.close()
     assert done["task_status"] == "SUCCEEDED", done
+
+
+def test_no_rank_outlives_a_sigkilled_torchrun(api: Server) -> None:
+    group = Group(api, steps=8)
+    try:
+        ranks = [group.rank_pid(0), group.rank_pid(1)]
+        os.kill(group.process.pid, signal.SIGKILL)  # torchrun alone: its ranks learn it from the kernel
+        group.process.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(_alive(pid) for pid in ranks):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in ranks)
+    finally:
+        group.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited
 
 
 def test_a_group_refuses_an_entry_that_is_not_split_across_it(tmp_path: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import signal
@@ -10,19 +9,13 @@ import subprocess
 import sys
 
 from videosynth.settings import Settings
+from videosynth.worker.lifetime import die_with_parent
 
 log = logging.getLogger(__name__)
 
-_PR_SET_PDEATHSIG = 1
-
 
 def _die_with_parent() -> None:
-    # If the server is SIGKILLed the worker must not live on as an orphan holding a lease.
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
+    die_with_parent(signal.SIGKILL)  # if the server is SIGKILLed, no orphan worker may hold a lease
 
 
 class EmbeddedWorker:
