@@ -300,10 +300,9 @@ class SqlTaskStore:
     # --- retention -----------------------------------------------------------------------------------------
 
     def purge_expired(self, before_ms: int, limit: int) -> Purged:
-        if limit < 1:
-            raise ValueError(f"limit starts at 1, got {limit}.")
+        statement = purge_statement(before_ms, limit)  # refuses a limit under 1
         with self._engine.begin() as conn:
-            rows = conn.execute(purge_statement(before_ms, limit)).all()
+            rows = conn.execute(statement).all()
             release_active(conn, [row.key_id for row in rows if TaskStatus(row.status).is_active])
         return [(row.task_id, row.result_key) for row in rows]
 
@@ -316,10 +315,9 @@ class SqlTaskStore:
         return True
 
     def purge_uploads(self, before_ms: int, limit: int) -> Sequence[str]:
-        if limit < 1:
-            raise ValueError(f"limit starts at 1, got {limit}.")
+        statement = upload_statements.purge_statement(before_ms, limit)  # refuses a limit under 1
         with self._engine.begin() as conn:
-            return list(conn.execute(upload_statements.purge_statement(before_ms, limit)).scalars())
+            return list(conn.execute(statement).scalars())
 
     # --- helpers -------------------------------------------------------------------------------------------
 

@@ -8,29 +8,20 @@ that no sweep would ever find.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Insert, delete, insert, literal, select
+from sqlalchemy import BigInteger, Insert, insert, literal
 from sqlalchemy.sql.dml import ReturningDelete
 
+from videosynth.store.purge import bounded_delete
 from videosynth.store.schema import uploads
 
 
 def record_statement(blob_key: str, expires_ms: int) -> Insert:
-    return insert(uploads).values(blob_key=blob_key, expires_ms=literal(expires_ms, BigInteger))
+    return insert(uploads).values(blob_key=blob_key, expires_ms=expires_ms)
 
 
 def purge_statement(before_ms: int, limit: int) -> ReturningDelete[str]:
-    """Up to ``limit`` uploads that expired before ``before_ms``, oldest first, deleted; their blob keys (as
-    purge.purge_statement: one bounded DELETE … RETURNING, disjoint batches for concurrent sweepers)."""
-    expired = uploads.c.expires_ms < literal(before_ms, BigInteger)
-    batch = (
-        select(uploads.c.blob_key)
-        .where(expired)
-        .order_by(uploads.c.expires_ms, uploads.c.blob_key)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("upload_batch")
-        .prefix_with("MATERIALIZED", dialect="postgresql")
-    )
-    return (
-        delete(uploads).where(uploads.c.blob_key.in_(select(batch.c.blob_key)), expired).returning(uploads.c.blob_key)
-    )
+    """Up to ``limit`` uploads that expired before ``before_ms``, soonest expired first, deleted; their blob keys."""
+    # Typed bind: epoch ms do not fit PostgreSQL's INTEGER.
+    expired = (uploads.c.expires_ms < literal(before_ms, BigInteger),)
+    order = (uploads.c.expires_ms, uploads.c.blob_key)
+    return bounded_delete(uploads.c.blob_key, expired, order, limit).returning(uploads.c.blob_key)
