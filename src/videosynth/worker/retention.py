@@ -17,7 +17,8 @@ The API already reads a task past retention as UNKNOWN, so it does not matter wh
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from videosynth.storage.keys import stored_keys
 from videosynth.storage.protocols import BlobStore
@@ -26,6 +27,7 @@ from videosynth.store.protocols import Purged, TaskStore
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 500
+T = TypeVar("T")
 
 
 def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, batch: int = DEFAULT_BATCH) -> int:
@@ -37,13 +39,8 @@ def sweep(tasks: TaskStore, blobs: BlobStore, now_ms: int, retention_s: float, b
     more batches would only orphan more blobs. The next sweep carries on from there.
     """
     before_ms = now_ms - round(retention_s * 1000)
-    total = 0
-    while True:
-        purged = tasks.purge_expired(before_ms, batch)
-        total += len(purged)
-        _delete_blobs(blobs, purged)
-        if len(purged) < batch:
-            break
+    purge, delete = lambda: tasks.purge_expired(before_ms, batch), lambda purged: _delete_blobs(blobs, purged)
+    total = _in_batches(purge, delete, batch)
     if total:
         log.info("retention sweep", extra={"deleted_tasks": total, "before_ms": before_ms})
     return total
@@ -59,16 +56,23 @@ def sweep_uploads(
     stops the sweep (as for tasks) and the leftover files are named in the log.
     """
     before_ms = now_ms - round(retention_s * 1000)
-    total = 0
-    while True:
-        keys = tasks.purge_uploads(before_ms, batch)
-        total += len(keys)
-        _delete_keys(blobs, keys, "uploads")
-        if len(keys) < batch:
-            break
+    purge, delete = lambda: tasks.purge_uploads(before_ms, batch), lambda keys: _delete_keys(blobs, keys, "uploads")
+    total = _in_batches(purge, delete, batch)
     if total:
         log.info("upload sweep", extra={"deleted_uploads": total, "before_ms": before_ms})
     return total
+
+
+def _in_batches(purge: Callable[[], Sequence[T]], delete: Callable[[Sequence[T]], None], batch: int) -> int:
+    """Purge a batch of records, then delete their blobs, until a batch comes back short (none left, or the rest
+    taken by a concurrent sweeper); how many records went."""
+    total = 0
+    while True:
+        purged = purge()
+        total += len(purged)
+        delete(purged)
+        if len(purged) < batch:
+            return total
 
 
 def _delete_blobs(blobs: BlobStore, purged: Purged) -> None:
