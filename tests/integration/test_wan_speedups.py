@@ -167,8 +167,10 @@ def test_the_registry_takes_mag_cache_ratios_only_where_they_work() -> None:
 def test_fp8_weights_halve_the_transformer_and_keep_the_frames_close() -> None:
     import torch
 
-    from videosynth.backends.fp8 import weight_bytes
     from videosynth.bench.quality import psnr_db, ssim
+
+    def weight_bytes(model: torch.nn.Module) -> int:
+        return sum(p.numel() * p.element_size() for p in model.parameters())
 
     exact_generator = _generator(_entry())
     exact, _ = _frames_and_full_forwards(exact_generator)

@@ -20,7 +20,3 @@ def store_weights_in_fp8(models: Sequence[Any]) -> None:
 
     for model in models:
         model.enable_layerwise_casting(storage_dtype=torch.float8_e4m3fn, compute_dtype=model.dtype)
-
-
-def weight_bytes(model: Any) -> int:
-    return sum(p.numel() * p.element_size() for p in model.parameters())

@@ -17,7 +17,7 @@ from videosynth.backends.ranks import Leader, Ranks, follow, join_group
 from videosynth.media.image import ImageLimits
 from videosynth.media.provenance import SigningIdentity
 from videosynth.prompting.factory import build_extender, preload
-from videosynth.registry import ModelEntry, WanEntry, registry_for_settings
+from videosynth.registry import ModelEntry, Registry, WanEntry, registry_for_settings
 from videosynth.settings import Settings
 from videosynth.worker.metrics import WorkerMetrics
 from videosynth.worker.runner import AudioPolicy, Worker, WorkerConfig
@@ -34,7 +34,7 @@ def build_worker(
     scratch = settings.data_dir / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     registry = registry_for_settings(settings)
-    entry = _entry(settings, model)
+    entry = _entry(registry, model)
     # The backend the registry names for the entry; a model is loaded once, before the first claim, and stays.
     metrics_registry = CollectorRegistry()  # the worker's metrics and its backend's (a relay's upstream requests)
     backend = build_backend(settings, entry, metrics_registry)
@@ -109,7 +109,7 @@ def run_ranked_worker(settings: Settings, model: str | None, ranks: Ranks) -> No
     claims and finishes tasks; the others only follow its generations. Started by ``torchrun --nproc-per-node N``."""
     from videosynth.backends.wan import WanGenerator, resolve_checkpoint  # here: a relay worker loads no torch
 
-    entry = _entry(settings, model)
+    entry = _entry(registry_for_settings(settings), model)
     if not isinstance(entry, WanEntry) or entry.ulysses_degree != ranks.world_size:
         degree = entry.ulysses_degree if isinstance(entry, WanEntry) else 1
         raise SystemExit(
@@ -154,6 +154,5 @@ def run_ranked_worker(settings: Settings, model: str | None, ranks: Ranks) -> No
         raise SystemExit("a rank of this worker's group is gone; restart the group (its task went back to the queue)")
 
 
-def _entry(settings: Settings, model: str | None) -> ModelEntry:
-    registry = registry_for_settings(settings)
+def _entry(registry: Registry, model: str | None) -> ModelEntry:
     return registry.entry_for(model) if model else registry.default_entry()
