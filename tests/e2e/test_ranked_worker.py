@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.net import free_port
-from tests.support.server import BASE_ENV, Server, query, submit, wait_final
+from tests.support.server import BASE_ENV, Server, query, stop_process, submit, wait_final
 
 BODY = {
     "model": "wan2.7-t2v",
@@ -76,13 +77,7 @@ class Group:
         """End the group: SIGTERM (torchrun passes it on; the leader drains and lets its follower go), then SIGKILL
         for torchrun and every rank left, so no rank outlives its test."""
         ranks = _children(self.process.pid)
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=40)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_process(self.process)
         for pid in ranks:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -123,12 +118,7 @@ def test_two_ranks_make_a_video_and_abort_together(api: Server) -> None:
     left = query(api.base_url, key, task_id)["output"]
     assert left["task_status"] == "PENDING"  # given back, not lost, not failed
 
-    again = Group(api, steps=8)
-    try:
-        done = wait_final(api.base_url, key, task_id, timeout_s=240)["output"]
-    finally:
-        again.close()
-    assert done["task_status"] == "SUCCEEDED", done
+    done = _made_by_a_new_group(api, key, task_id)
     backend = done["reproducibility"]["backend"]
     assert (backend["ulysses_degree"], backend["ranks"], backend["steps"]) == (2, 2, 8)
     assert len(done["reproducibility"]["output"]["frames_sha256"]) == 64
@@ -149,12 +139,18 @@ def test_a_rank_that_dies_mid_video_gives_the_task_back_and_ends_its_group(api: 
     assert left["task_status"] == "PENDING", (left, log[-4000:])  # given back, not failed
     assert "a rank of the group is gone; giving the task back and stopping" in log, log[-4000:]
 
+    _made_by_a_new_group(api, key, task_id)
+
+
+def _made_by_a_new_group(api: Server, key: str, task_id: str) -> dict[str, Any]:
+    """The task given back, made by a fresh group (8 steps), SUCCEEDED: its output."""
     again = Group(api, steps=8)
     try:
-        done = wait_final(api.base_url, key, task_id, timeout_s=240)["output"]
+        done: dict[str, Any] = wait_final(api.base_url, key, task_id, timeout_s=240)["output"]
     finally:
         again.close()
     assert done["task_status"] == "SUCCEEDED", done
+    return done
 
 
 def test_no_rank_outlives_a_sigkilled_torchrun(api: Server) -> None:
